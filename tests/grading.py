@@ -1,0 +1,54 @@
+"""Push implementations through the real autograder, for the per-chapter grading tests."""
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+
+from autograder.grade import grade_all
+from autograder.notebooks import read_source
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def max_scores(assignment: str) -> dict[str, float]:
+    """Points of each tests cell of ``assignment``, by grade_id."""
+    scores = {}
+    for path in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+        scores.update({c.grade_id: c.points for c in read_source(path).tests})
+    return scores
+
+
+def fill(notebook: dict, solutions: dict[str, str]) -> dict:
+    """A copy of a released notebook with the named solution cells' code replaced."""
+    notebook = json.loads(json.dumps(notebook))
+    for cell in notebook["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell["source"] = solutions[grade_id].strip("\n")
+    return notebook
+
+
+def grade_variants(assignment: str, variants: dict[str, dict[str, str]], timeout: float = 60,
+                   jobs: int = 2) -> dict[str, dict[str, float]]:
+    """Grade one submission per variant (its name -> {solution grade_id: code}) built from the
+    released notebook; return variant -> {tests grade_id: score}."""
+    released = sorted((ROOT / "exercises" / assignment).glob("*.ipynb"))
+    assert released, f"no released notebook for {assignment}: run python -m autograder release"
+    with tempfile.TemporaryDirectory(prefix="variants-") as tmp:
+        submissions = Path(tmp) / "submitted"
+        for name, solutions in variants.items():
+            for path in released:
+                target = submissions / name / assignment / path.name
+                target.parent.mkdir(parents=True)
+                notebook = fill(json.loads(path.read_text(encoding="utf-8")), solutions)
+                target.write_text(json.dumps(notebook), encoding="utf-8")
+        out = Path(tmp) / "out"
+        grade_all(submissions, out, None, ROOT / "solutions", timeout=timeout, jobs=jobs,
+                  log=lambda *_: None)
+        results: dict[str, dict[str, float]] = {name: {} for name in variants}
+        with open(out / "cells.csv", newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                results[row["student_id"]][row["grade_id"]] = float(row["score"])
+    return results

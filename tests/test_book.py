@@ -1,0 +1,55 @@
+"""The HTML book builds, shows every chapter's figures and demos, and leaks no solution."""
+import html as html_lib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_release import SOURCES, secret_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import dev  # noqa: E402  (the README's commands live there)
+
+CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("ch*.md"))
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    return dev.build_book(tmp_path_factory.mktemp("book"))
+
+
+def test_book_has_an_entry_page_and_every_chapter(html):
+    assert (html / "index.html").exists()
+    for chapter in CHAPTERS:
+        assert (html / "book" / f"{chapter}.html").exists(), f"{chapter} missing from the book"
+    toc = (ROOT / "_toc.yml").read_text()
+    for chapter in CHAPTERS:
+        assert f"book/{chapter}" in toc, f"{chapter} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_shows_figures_and_a_demo(html, chapter):
+    page = (html / "book" / f"{chapter}.html").read_text(encoding="utf-8")
+    assert page.count("<img") >= 3, f"{chapter}: expected executed figures and a demo"
+    assert 'class="dltips-demo"' in page, f"{chapter}: no widget demo rendering in the static page"
+    assert "Traceback (most recent call last)" not in page, f"{chapter} shows an error"
+
+
+def test_exercise_pages_are_in_the_book(html):
+    for source in SOURCES:
+        page = html / "exercises" / source.parent.name / f"{source.stem}.html"
+        assert page.exists(), f"the exercise {source.stem} is not in the book"
+        assert "raise NotImplementedError()" in page.read_text(encoding="utf-8")
+
+
+def test_no_solution_or_hidden_test_in_the_html(html):
+    secrets = set().union(*(secret_lines(s, min_length=25) for s in SOURCES))
+    pages = {p: p.read_text(encoding="utf-8", errors="replace")
+             for p in html.rglob("*") if p.suffix in (".html", ".ipynb", ".txt", ".js", ".md")}
+    for path, text in pages.items():
+        assert "BEGIN HIDDEN TESTS" not in text and "### BEGIN SOLUTION" not in text, path
+        plain = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
+        leaked = [line for line in secrets if line in plain or line in text]
+        assert not leaked, f"{path} contains solution or hidden-test lines: {leaked[:3]}"
