@@ -20,7 +20,7 @@ SUSPICIOUS = re.compile(r"_getframe|f_back|f_locals|f_globals|gc\.get_|__code__|
                         r"^\s*(np|numpy|torch|builtins|math)\.[\w.]+\s*=[^=]|settrace|setprofile|"
                         r"/proc/self|os\.(write|dup2|_exit)|dltips\.checks",
                         re.MULTILINE)
-MARKER = re.compile(r"^\s*###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$", re.MULTILINE)
+MARKER = re.compile(r"^[ \t]*###[ \t]*(BEGIN|END)[ \t]+(SOLUTION|HIDDEN TESTS)[ \t]*$", re.MULTILINE)
 
 
 class UnreadableNotebook(Exception):

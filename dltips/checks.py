@@ -98,7 +98,7 @@ def assert_close(actual, expected, name: str = "result", rtol: float = 1e-5,
         where = np.unravel_index(int(np.argmax(diff - (atol + rtol * _abs(e)))), a.shape)
         at = f" at index {tuple(int(i) for i in where)}" if a.ndim else ""
         raise AssertionError(
-            f"{name} is wrong{at}: got {a[where]!r}, expected {e[where]!r} "
+            f"{name} is wrong{at}: got {float(a[where]):.8g}, expected {float(e[where]):.8g} "
             f"({int(bad.sum())} of {a.size} entries differ; largest difference "
             f"{float(_max(diff)):.3g})")
 

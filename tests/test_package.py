@@ -1,0 +1,139 @@
+"""Unit tests of the shared package dltips: data, models, training loop, plots, widgets."""
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from dltips import data, diagnosis, gradcheck, models, plotting, training, widgets
+
+
+def test_digits_split_sizes_and_train_only_standardisation():
+    split = data.digits(seed=0, val_fraction=0.2, test_fraction=0.2)
+    sizes = [len(split.x_train), len(split.x_val), len(split.x_test)]
+    assert sum(sizes) == 1797 and sizes[1] == sizes[2] == round(0.2 * 1797)
+    assert split.n_features == 64 and split.n_classes == 10
+    mean = split.x_train.mean(dim=0)
+    assert torch.allclose(mean, torch.zeros(64), atol=1e-5)  # standardised with train statistics
+    assert not torch.allclose(split.x_val.mean(dim=0), torch.zeros(64), atol=1e-3)
+    assert split.x_train.dtype == torch.float32 and split.y_train.dtype == torch.int64
+
+
+def test_splits_are_seeded_and_disjoint():
+    a, b, c = data.digits(seed=1), data.digits(seed=1), data.digits(seed=2)
+    assert torch.equal(a.x_train, b.x_train)
+    assert not torch.equal(a.x_train, c.x_train)
+    rows = {tuple(r.tolist()) for r in a.x_train}
+    assert not any(tuple(r.tolist()) in rows for r in a.x_test[:50])
+
+
+def test_n_train_shrinks_only_the_training_part():
+    split = data.digits(n_train=100)
+    assert len(split.x_train) == 100 and len(split.x_val) == round(0.2 * 1797)
+
+
+def test_bad_fractions_are_rejected():
+    with pytest.raises(ValueError, match="fractions"):
+        data.digits(val_fraction=0.6, test_fraction=0.5)
+
+
+def test_synthetic_sets():
+    moons = data.moons(n=200)
+    assert moons.n_features == 2 and moons.n_classes == 2
+    spirals = data.spirals(n=300, classes=3)
+    assert spirals.n_classes == 3
+    x, y = data.noisy_regression(n=50)
+    assert x.shape == (50, 1) and y.shape == (50,)
+
+
+def test_mlp_shape_and_layers():
+    model = models.mlp(64, 10, depth=3, width=16, activation="tanh")
+    assert len(models.linear_layers(model)) == 4
+    assert model(torch.zeros(5, 64)).shape == (5, 10)
+    assert len(models.linear_layers(models.mlp(4, 2, depth=0))) == 1
+    with pytest.raises(ValueError, match="unknown activation"):
+        models.mlp(4, 2, activation="swish")
+
+
+def test_mlp_is_seeded():
+    a, b = models.mlp(8, 3, seed=5), models.mlp(8, 3, seed=5)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_run_epoch_trains_and_evaluates_without_changing_weights():
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
+    loader = data.loader(x, y, batch_size=16)
+    model = models.mlp(4, 3, depth=1, width=8)
+    before = [p.clone() for p in model.parameters()]
+    loss, acc = training.run_epoch(model, loader, nn.CrossEntropyLoss())
+    assert all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
+    assert not model.training and 0 <= acc <= 1 and loss > 0
+    # the loss is the per-example mean, whatever the batching
+    full = nn.CrossEntropyLoss()(model(x), y).item()
+    assert loss == pytest.approx(full, rel=1e-5)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    training.run_epoch(model, loader, nn.CrossEntropyLoss(), opt)
+    assert model.training
+    assert not all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
+
+
+def test_run_epoch_rejects_an_empty_loader():
+    empty = data.loader(torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64))
+    with pytest.raises(ValueError, match="no data"):
+        training.run_epoch(models.mlp(2, 2), empty, nn.CrossEntropyLoss())
+
+
+def test_fit_records_one_entry_per_epoch_and_learns():
+    torch.manual_seed(0)
+    history = diagnosis.train_mlp(depth=1, width=32, epochs=5, lr=0.05)
+    assert len(history.train_loss) == len(history.val_acc) == 5
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_acc[-1] > 0.8
+
+
+def test_read_curves_follows_the_recipe():
+    h = training.History([1.0], [0.5], [1.0], [0.5])
+    assert "TRAINING" in diagnosis.read_curves(h, 0.9)
+    h = training.History([0.1], [0.99], [1.0], [0.6])
+    assert "generalisation" in diagnosis.read_curves(h, 0.9)
+    h = training.History([0.1], [0.99], [0.1], [0.95])
+    assert "both meet" in diagnosis.read_curves(h, 0.9)
+
+
+def test_numeric_gradient_matches_the_analytic_one():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4))
+    grad = gradcheck.numeric_gradient(lambda v: float(np.sum(v ** 3)), x.copy())
+    assert gradcheck.relative_error(grad, 3 * x ** 2) < 1e-7
+    dout = rng.normal(size=(3, 4))
+    g2 = gradcheck.numeric_gradient_of_output(np.tanh, x.copy(), dout)
+    assert gradcheck.relative_error(g2, dout * (1 - np.tanh(x) ** 2)) < 1e-7
+    assert gradcheck.relative_error(grad, grad + 1e-2) > 1e-5
+
+
+def test_plot_history_draws_both_curves():
+    fig = plotting.plot_history(training.History([1, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7]))
+    assert isinstance(fig, Figure)
+    loss_ax, acc_ax = fig.axes
+    assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 2
+    assert plotting.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_redraws_when_a_control_changes_and_has_a_static_rendering():
+    calls = []
+
+    def draw(a, kind):
+        calls.append((a, kind))
+        fig, ax = plotting.new_figure()
+        ax.plot([0, a])
+        return fig
+
+    demo = widgets.demo(draw, title="line", a=widgets.slider(1, 0, 5, "slope"),
+                        kind=widgets.choice("x", ["x", "y"], "kind"))
+    assert calls == [(1, "x")]
+    demo.controls["a"].value = 3
+    assert calls[-1] == (3, "x") and demo.values() == {"a": 3, "kind": "x"}
+    bundle = demo._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "slope = 3" in bundle["text/html"] and "data:image/png;base64," in bundle["text/html"]
