@@ -53,3 +53,11 @@ def test_no_solution_or_hidden_test_in_the_html(html):
         plain = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
         leaked = [line for line in secrets if line in plain or line in text]
         assert not leaked, f"{path} contains solution or hidden-test lines: {leaked[:3]}"
+
+
+def test_pages_need_no_network(html):
+    page = (html / "book" / f"{CHAPTERS[0]}.html").read_text(encoding="utf-8")
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', page)
+    remote = [s for s in scripts if s.startswith(("http:", "https:", "//"))]
+    assert not remote, f"scripts loaded from the network: {remote}"
+    assert any("mathjax" in s for s in scripts) and (html / "_static" / "mathjax").is_dir()
