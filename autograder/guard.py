@@ -21,6 +21,9 @@ import warnings
 GUARDED = ("builtins", "numpy", "torch", "math", "cmath", "operator", "functools", "dltips",
            "sklearn", "scipy", "random", "numbers", "collections", "itertools",
            "copy", "unittest", "inspect", "re", "json", "io")
+# What the quick restore covers: what dltips.checks itself relies on while comparing.
+QUICK = ("builtins", "math", "numpy", "dltips", "operator", "functools", "torch",
+         "torch.functional", "torch._tensor", "torch.nn.functional")
 _IMMUTABLE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE
 _MISSING = object()
 
@@ -29,23 +32,35 @@ def _guarded(name: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in GUARDED)
 
 
+def _quick(name: str) -> bool:
+    return name in QUICK or name.startswith(("numpy.", "dltips."))
+
+
 class Guard:
     def __init__(self):
         self.modules: dict[str, tuple[types.ModuleType, dict]] = {}
         self.classes: dict[type, dict] = {}
         self.functions: list[tuple[types.FunctionType, tuple]] = []
+        self.quick: Guard | None = None
 
     def snapshot(self) -> "Guard":
         """Record the current state of every loaded guarded module."""
         seen_functions = set()
         with warnings.catch_warnings():  # touching deprecated aliases (torch) warns
             warnings.simplefilter("ignore")
-            self._record(seen_functions)
+            self._record(seen_functions, _guarded)
+            self.quick = Guard()
+            self.quick._record(set(), _quick)
         return self
 
-    def _record(self, seen_functions: set) -> None:
+    def restore_quick(self) -> list[str]:
+        """Restore only what the comparisons of ``dltips.checks`` use (numpy, builtins, math,
+        dltips, torch's top level and functional API): cheap enough to run before every check."""
+        return self.quick.restore() if self.quick is not None else []
+
+    def _record(self, seen_functions: set, wanted) -> None:
         for name, module in list(sys.modules.items()):
-            if module is None or not _guarded(name) or not isinstance(module, types.ModuleType):
+            if module is None or not wanted(name) or not isinstance(module, types.ModuleType):
                 continue
             namespace = dict(vars(module))
             self.modules[name] = (module, namespace)

@@ -103,7 +103,7 @@ def _run(plan: dict, emit) -> None:
     from autograder.guard import Guard
     import dltips.checks
     guard = Guard().snapshot()
-    dltips.checks.add_guard(guard.restore)
+    dltips.checks.add_guard(guard.restore_quick)
     threads_before = set(threading.enumerate())
 
     # Phase 2: the student's notebook, in order.

@@ -52,3 +52,50 @@ def grade_variants(assignment: str, variants: dict[str, dict[str, str]], timeout
             for row in csv.DictReader(f):
                 results[row["student_id"]][row["grade_id"]] = float(row["score"])
     return results
+
+
+def chapter_grading_tests(assignment: str, correct: dict[str, str],
+                          wrong: dict[str, tuple[str, str, str]],
+                          also_correct: dict[str, tuple[str, str]] | None = None,
+                          only_target: bool = False):
+    """The standard grading tests of a chapter, to bind as names of its test module:
+
+        results, test_correct_implementations_keep_full_marks, \\
+            test_known_wrong_implementation_loses_points = chapter_grading_tests(...)
+
+    ``correct`` maps every solution grade_id to a correct implementation written differently
+    from the solution notebook's; ``also_correct`` names further correct variants (name ->
+    (grade_id, source)) and ``wrong`` known-wrong ones (name -> (grade_id, source, the tests
+    grade_id that must lose points)). Each variant is ``correct`` with one cell replaced; all
+    are graded in one autograder run. With ``only_target``, a wrong variant must also keep
+    every other tests cell's points.
+    """
+    import pytest
+
+    also_correct = also_correct or {}
+
+    @pytest.fixture(scope="module")
+    def results():
+        variants = {"correct": correct}
+        for name, (cell, source) in also_correct.items():
+            variants[name] = {**correct, cell: source}
+        for name, (cell, source, _) in wrong.items():
+            variants[name] = {**correct, cell: source}
+        return grade_variants(assignment, variants)
+
+    @pytest.mark.parametrize("name", ["correct", *sorted(also_correct)])
+    def test_correct_implementations_keep_full_marks(results, name):
+        assert results[name] == max_scores(assignment), f"{name} lost points: {results[name]}"
+
+    @pytest.mark.parametrize("name", sorted(wrong))
+    def test_known_wrong_implementation_loses_points(results, name):
+        _, _, test_id = wrong[name]
+        full = max_scores(assignment)
+        assert results[name][test_id] < full[test_id], f"{name} kept its points in {test_id}"
+        if only_target:
+            others = {k: v for k, v in results[name].items() if k != test_id}
+            assert others == {k: v for k, v in full.items() if k != test_id}, \
+                f"{name} lost points outside {test_id}: {results[name]}"
+
+    return results, test_correct_implementations_keep_full_marks, \
+        test_known_wrong_implementation_loses_points

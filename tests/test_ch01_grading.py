@@ -1,7 +1,6 @@
 """Chapter 1's exercise through the real autograder: wrong code loses points, right code doesn't."""
-import pytest
 
-from grading import grade_variants, max_scores
+from grading import chapter_grading_tests
 
 ASSIGNMENT = "ch01_diagnosis"
 
@@ -159,22 +158,6 @@ def diagnose(train_acc, val_acc, target):
 }
 
 
-@pytest.fixture(scope="module")
-def results():
-    variants = {"correct": CORRECT}
-    for name, (cell, source, _) in WRONG.items():
-        variants[name] = {**CORRECT, cell: source}
-    return grade_variants(ASSIGNMENT, variants)
-
-
-def test_correct_implementation_keeps_full_marks(results):
-    assert results["correct"] == max_scores(ASSIGNMENT)
-
-
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_known_wrong_implementation_loses_points(results, name):
-    cell, _, test_id = WRONG[name]
-    assert results[name][test_id] < max_scores(ASSIGNMENT)[test_id], f"{name} kept its points"
-    others = {k: v for k, v in results[name].items() if k != test_id}
-    assert others == {k: v for k, v in max_scores(ASSIGNMENT).items() if k != test_id}, \
-        f"{name} lost points outside {test_id}: {results[name]}"
+(results, test_correct_implementations_keep_full_marks,
+ test_known_wrong_implementation_loses_points) = chapter_grading_tests(
+    ASSIGNMENT, CORRECT, WRONG, only_target=True)
