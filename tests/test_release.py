@@ -12,9 +12,9 @@ SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 
 
-def secret_lines(source_notebook: Path, min_length: int = 12) -> set[str]:
-    """Lines only found inside solution and hidden-test regions, long enough to say something
-    (not `return x`, and not a line the visible tests use too)."""
+def split_lines(source_notebook: Path, min_length: int = 12) -> tuple[set[str], set[str]]:
+    """(lines inside solution and hidden-test regions long enough to say something, lines
+    outside them), stripped."""
     lines, public = set(), set()
     for cell in json.loads(source_notebook.read_text())["cells"]:
         text = "".join(cell["source"])
@@ -22,6 +22,13 @@ def secret_lines(source_notebook: Path, min_length: int = 12) -> set[str]:
             lines |= {line.strip() for line in match.group(2).splitlines()
                       if len(line.strip()) >= min_length and not line.strip().startswith("#")}
         public |= {line.strip() for line in REGION.sub("", text).splitlines()}
+    return lines, public
+
+
+def secret_lines(source_notebook: Path, min_length: int = 12) -> set[str]:
+    """Lines only found inside solution and hidden-test regions (not `return x`, and not a line
+    the visible tests or task text use too)."""
+    lines, public = split_lines(source_notebook, min_length)
     return lines - public
 
 

@@ -1,0 +1,345 @@
+"""Momentum and Adam: a ball on a 1-D loss landscape, a saddle surface, and an optimizer race.
+
+Chapter 5 uses these. Every optimizer step here is made by ``torch.optim`` itself (SGD with
+momentum, RMSprop, Adagrad, Adam) on float64 tensors whose gradients autograd computes, so the
+figures show what the library does, not a re-implementation of the exercise's update rules.
+
+- :func:`landscape` is a 1-D loss with, from left to right, a steep start, a long **plateau**,
+  a **shallow local minimum** (:data:`SHALLOW_MIN`), a bump (:data:`BUMP`), and a **deep
+  minimum** (:data:`DEEP_MIN`) before a wall. :func:`roll_ball` drops a ball at :data:`START`
+  and lets ``torch.optim.SGD(momentum=...)`` roll it; :func:`outcome` says where it ended up.
+- :func:`momentum_path` runs either PyTorch's form of momentum or the lecture's form (through
+  the same ``torch.optim.SGD``, see its docstring), to compare them under a learning-rate
+  schedule and with dampening.
+- :data:`SADDLE` is a 2-D surface with a saddle point at the origin, usable with
+  :func:`dltips.surfaces.trajectory`; :func:`race` runs SGD, momentum, RMSProp and Adam on any
+  surface of :mod:`dltips.surfaces`.
+- :func:`minimum_fraction` estimates how rarely a random critical point is a minimum.
+- :func:`optimizer_sweep` trains the digits MLP with several optimizers and learning rates
+  (the Adam-vs-SGD experiment after Kingma & Ba 2015); :func:`best_runs` picks each optimizer's
+  best learning rate.
+- :func:`adam_moments` reads Adam's moment estimates from ``torch.optim.Adam``'s state.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split, digits
+from .models import mlp
+from .surfaces import Surface, make_optimizer, trajectory
+from .training import History, fit
+
+# --------------------------------------------------------------------------------------------
+# The 1-D landscape
+# --------------------------------------------------------------------------------------------
+
+#: where the ball is dropped: the top of the steep start.
+START = 0.0
+#: the plateau: between these positions the slope is only -0.1 to -0.05 (on the steep start it
+#: reaches -2.5).
+PLATEAU = (1.3, 4.0)
+#: the shallow local minimum (loss about 0.74) and the bump to its right (loss about 0.90).
+SHALLOW_MIN = 5.01
+BUMP = 5.69
+#: the deep (global) minimum, loss about -0.59.
+DEEP_MIN = 8.01
+#: the plotting window.
+XLIM = (-0.5, 10.0)
+
+
+def landscape(x: torch.Tensor) -> torch.Tensor:
+    """The 1-D loss, elementwise: a torch function of a tensor of any shape (autograd-ready).
+
+    A smooth sum of a sigmoid drop at x = 0.5 (the steep start), a gentle tilt of slope 0.05
+    up to x = 4 (the plateau), a Gaussian dip of depth 0.25 at x = 5 (the shallow minimum), a
+    second sigmoid drop at x = 6.5, a Gaussian well of depth 0.6 at x = 8 (the deep minimum)
+    and a soft quadratic wall beyond x = 9.
+    """
+    x = torch.as_tensor(x, dtype=torch.float64)
+    start = 1.5 * torch.sigmoid(-(x - 0.5) / 0.15)
+    tilt = 0.05 * (4.0 - x) * torch.sigmoid(-(x - 4.0) / 0.3)
+    dip = -0.25 * torch.exp(-(x - 5.0) ** 2 / (2 * 0.35 ** 2))
+    drop = torch.sigmoid(-(x - 6.5) / 0.3)
+    well = -0.6 * torch.exp(-(x - 8.0) ** 2 / (2 * 0.6 ** 2))
+    wall = 0.1 * nn.functional.softplus(4.0 * (x - 9.0)) ** 2
+    return start + tilt + dip + drop + well + wall
+
+
+def landscape_curve(lo: float = XLIM[0], hi: float = XLIM[1], n: int = 600,
+                    loss: Callable = landscape) -> tuple[np.ndarray, np.ndarray]:
+    """``(xs, loss(xs))`` on ``n`` evenly spaced points of [lo, hi], both of shape (n,)."""
+    xs = torch.linspace(lo, hi, n, dtype=torch.float64)
+    with torch.no_grad():
+        return xs.numpy(), loss(xs).numpy()
+
+
+def slope(x, loss: Callable = landscape) -> np.ndarray:
+    """d loss / dx at the points ``x`` (any shape), by autograd; returns the same shape."""
+    t = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    loss(t).sum().backward()
+    return t.grad.numpy()
+
+
+def momentum_path(lrs: Sequence[float], momentum: float, start: float = START,
+                  dampening: float = 0.0, form: str = "pytorch",
+                  loss: Callable = landscape) -> np.ndarray:
+    """Positions of gradient descent with momentum on a 1-D ``loss``: shape (len(lrs) + 1,).
+
+    Step t (counting from 0) uses the learning rate ``lrs[t]``; row 0 is ``start``. Both forms
+    are run by ``torch.optim.SGD`` on a 1-element float64 tensor:
+
+    - ``form="pytorch"``: PyTorch's buffer form, b = momentum * b + (1 - dampening) * g (the
+      first step sets b = g), then w = w - lr_t * b; the optimizer's ``lr`` is set to lr_t
+      before every step.
+    - ``form="lecture"``: the lecture's velocity form, v = momentum * v - lr_t * g, then
+      w = w + v. It is the same optimizer with ``lr=1`` fed the gradient already multiplied by
+      lr_t: its buffer is then exactly -v. The lecture form has no dampening.
+    """
+    if form not in ("pytorch", "lecture"):
+        raise ValueError(f"form must be 'pytorch' or 'lecture', got {form!r}")
+    if form == "lecture" and dampening != 0:
+        raise ValueError("the lecture's form has no dampening")
+    lrs = [float(lr) for lr in lrs]
+    w = torch.tensor([float(start)], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=lrs[0] if form == "pytorch" and lrs else 1.0,
+                          momentum=momentum, dampening=dampening)
+    path = np.full(len(lrs) + 1, np.nan)
+    path[0] = start
+    for t, lr in enumerate(lrs, start=1):
+        opt.zero_grad()
+        loss(w).sum().backward()
+        if form == "pytorch":
+            opt.param_groups[0]["lr"] = lr
+        else:
+            w.grad.mul_(lr)
+        opt.step()
+        x = w.item()
+        if not np.isfinite(x):
+            break
+        path[t] = x
+    return path
+
+
+def roll_ball(momentum: float, lr: float = 0.2, steps: int = 300, start: float = START,
+              dampening: float = 0.0, loss: Callable = landscape) -> np.ndarray:
+    """Positions of a ball rolled by ``torch.optim.SGD(lr, momentum, dampening)`` on ``loss``
+    from ``start`` for ``steps`` steps: shape (steps + 1,). ``momentum=0`` is plain gradient
+    descent."""
+    return momentum_path([lr] * steps, momentum, start=start, dampening=dampening, loss=loss)
+
+
+def basin(x: float) -> str:
+    """Which part of :func:`landscape` the position ``x`` lies in: ``'start'`` (left of the
+    plateau), ``'plateau'``, ``'shallow minimum'`` (from the plateau's end to the bump),
+    ``'deep minimum'`` (right of the bump) or ``'diverged'`` (not finite)."""
+    if not np.isfinite(x):
+        return "diverged"
+    if x < PLATEAU[0]:
+        return "start"
+    if x < PLATEAU[1]:
+        return "plateau"
+    if x < BUMP:
+        return "shallow minimum"
+    return "deep minimum"
+
+
+def outcome(path: np.ndarray, window: int = 20, tol: float = 1e-2) -> str:
+    """Where a ball's ``path`` ended: the :func:`basin` of its last position if it moved less
+    than ``tol`` over each of its last ``window`` steps, else ``'still moving'``."""
+    path = np.asarray(path, dtype=np.float64)
+    if not np.all(np.isfinite(path)):
+        return "diverged"
+    if len(path) > 1 and float(np.max(np.abs(np.diff(path[-window - 1:])))) > tol:
+        return "still moving"
+    return basin(float(path[-1]))
+
+
+def escape_grid(lrs: Sequence[float], momenta: Sequence[float], steps: int = 400,
+                start: float = START) -> np.ndarray:
+    """:func:`outcome` of :func:`roll_ball` for every learning rate (rows) and momentum
+    (columns): an object array of strings, shape (len(lrs), len(momenta))."""
+    out = np.empty((len(lrs), len(momenta)), dtype=object)
+    for i, lr in enumerate(lrs):
+        for j, m in enumerate(momenta):
+            out[i, j] = outcome(roll_ball(m, lr=lr, steps=steps, start=start))
+    return out
+
+
+def _height(x) -> np.ndarray:
+    with torch.no_grad():
+        return landscape(torch.tensor(np.asarray(x, dtype=np.float64))).numpy()
+
+
+def plot_ball(ax_land, ax_time, paths: dict[str, np.ndarray], colors: dict[str, str] | None = None):
+    """Draw the landscape with each path's positions on ``ax_land`` and position against step
+    on ``ax_time`` (label -> path of shape (T,)). Marks the plateau and both minima."""
+    xs, ys = landscape_curve()
+    ax_land.plot(xs, ys, color="0.3", linewidth=1.5)
+    ax_land.axvspan(*PLATEAU, color="0.9", zorder=0)
+    ax_land.text(np.mean(PLATEAU), 1.3, "plateau", ha="center", fontsize=8, color="0.4")
+    for label, x in (("shallow\nminimum", SHALLOW_MIN), ("deep\nminimum", DEEP_MIN)):
+        ax_land.annotate(label, (x, float(_height(x))), xytext=(0, -26),
+                         textcoords="offset points", ha="center", fontsize=8, color="0.4")
+    for i, (label, path) in enumerate(paths.items()):
+        color = (colors or {}).get(label, f"C{i}")
+        path = np.asarray(path, dtype=np.float64)
+        finite = path[np.isfinite(path)]
+        ax_land.plot(finite, _height(finite), ".", color=color, markersize=3, alpha=0.5)
+        ax_land.plot(finite[-1:], _height(finite[-1:]), "o", color=color, markersize=9,
+                     markeredgecolor="k", label=label)
+        ax_time.plot(np.arange(len(path)), path, color=color, label=label)
+    ax_land.set(xlim=XLIM, ylim=(-1.3, 2.8), xlabel="parameter $w$", ylabel="loss $L(w)$")
+    if paths:
+        ax_land.legend(loc="upper right", fontsize=8)
+    for x, name in ((SHALLOW_MIN, "shallow"), (DEEP_MIN, "deep")):
+        ax_time.axhline(x, color="0.7", linestyle=":", linewidth=1)
+        ax_time.annotate(f"{name} minimum ", (1.0, x), xycoords=("axes fraction", "data"),
+                         ha="right", va="bottom", fontsize=8, color="0.4")
+    ax_time.axhspan(*PLATEAU, color="0.9", zorder=0)
+    ax_time.set(xlabel="step", ylabel="position $w$", ylim=XLIM)
+
+
+# --------------------------------------------------------------------------------------------
+# Saddle points and random critical points
+# --------------------------------------------------------------------------------------------
+
+
+def _saddle(w: torch.Tensor) -> torch.Tensor:
+    w1, w2 = w[..., 0], w[..., 1]
+    return 0.5 * w1 ** 2 + 0.25 * w2 ** 4 - 0.5 * w2 ** 2
+
+
+#: 0.5 w1^2 + 0.25 w2^4 - 0.5 w2^2: a saddle point at the origin (a minimum along w1, a
+#: maximum along w2) between two minima at (0, +1) and (0, -1). Starting almost on the w2 = 0
+#: ridge, gradient descent slides to the saddle and lingers there: the gradient's w2 part is
+#: tiny and grows only by a factor (1 + lr) per step.
+SADDLE = Surface(
+    "saddle", _saddle, xlim=(-2.5, 2.5), ylim=(-1.5, 1.5), start=(-2.2, 1e-3), minimum=(0.0, 1.0),
+    levels=(-0.24, -0.2, -0.12, -0.05, 0.0, 0.1, 0.3, 0.6, 1.0, 1.6, 2.4),
+    description="a saddle at (0, 0) between minima at (0, 1) and (0, -1)")
+
+#: the four optimizers of the side-by-side demo, in drawing order.
+RACE = ("sgd", "momentum", "rmsprop", "adam")
+
+
+def race(surface: str | Surface, lr_sgd: float, lr_adaptive: float, steps: int,
+         momentum: float = 0.9, start=None,
+         optimizers: Sequence[str] = RACE) -> dict[str, np.ndarray]:
+    """Trajectories (each of shape (steps + 1, 2)) of ``optimizers`` on ``surface``, by name.
+
+    SGD and SGD with momentum use ``lr_sgd``; RMSProp, Adagrad and Adam use ``lr_adaptive``.
+    The two are kept apart because they mean different things: an SGD step is lr times the
+    gradient, an adaptive step is about lr whatever the gradient's size. ``momentum`` is the
+    momentum of ``"momentum"``; everything else uses PyTorch's defaults.
+    """
+    out = {}
+    for name in optimizers:
+        if name in ("sgd", "momentum", "nesterov"):
+            kwargs = {"momentum": momentum} if name != "sgd" else {}
+            out[name] = trajectory(surface, name, lr_sgd, steps, start, **kwargs)
+        else:
+            out[name] = trajectory(surface, name, lr_adaptive, steps, start)
+    return out
+
+
+def saddle_escape_step(path: np.ndarray, threshold: float = 0.5) -> int | None:
+    """The first step at which a path on :data:`SADDLE` has |w2| >= ``threshold`` (it has left
+    the saddle towards a minimum), or ``None`` if it never does."""
+    w2 = np.abs(np.asarray(path, dtype=np.float64)[:, 1])
+    hits = np.nonzero(w2 >= threshold)[0]
+    return int(hits[0]) if len(hits) else None
+
+
+def minimum_fraction(dims: Sequence[int], samples: int = 20000, seed: int = 0) -> np.ndarray:
+    """Fraction of random symmetric matrices that are positive definite, per dimension.
+
+    A critical point is a minimum only if the Hessian there curves upwards in *every*
+    direction (all eigenvalues positive). Each sample is a (d, d) matrix (A + A^T) / 2 with
+    standard normal A (the Gaussian orthogonal ensemble); returns shape (len(dims),).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for d in dims:
+        a = torch.randn(samples, d, d, generator=gen, dtype=torch.float64)
+        eig = torch.linalg.eigvalsh((a + a.transpose(1, 2)) / 2)
+        out.append((eig.min(dim=1).values > 0).double().mean().item())
+    return np.asarray(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Adam's moment estimates, read from torch.optim.Adam
+# --------------------------------------------------------------------------------------------
+
+
+def adam_moments(grads, betas: tuple[float, float] = (0.9, 0.999)) -> dict[str, np.ndarray]:
+    """Feed the gradient stream ``grads`` (shape (T,) or (T, D)) to ``torch.optim.Adam`` and
+    read its moment estimates after every step from the optimizer's own state.
+
+    Returns ``{"m": ..., "v": ...}``, each of shape ``grads.shape``: torch's ``exp_avg`` and
+    ``exp_avg_sq``, the decaying averages of g and g^2, which start at zero (Adam divides them
+    by 1 - beta^t only when it computes the step; the state itself is uncorrected).
+    """
+    grads = np.asarray(grads, dtype=np.float64)
+    flat = grads.reshape(len(grads), -1)
+    p = torch.zeros(flat.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=1e-3, betas=betas)
+    m, v = np.zeros_like(flat), np.zeros_like(flat)
+    for t, g in enumerate(flat):
+        p.grad = torch.tensor(g)
+        opt.step()
+        m[t] = opt.state[p]["exp_avg"].numpy()
+        v[t] = opt.state[p]["exp_avg_sq"].numpy()
+    return {"m": m.reshape(grads.shape), "v": v.reshape(grads.shape)}
+
+
+# --------------------------------------------------------------------------------------------
+# Adam against SGD on the digits MLP (after Kingma & Ba 2015, section 6.2)
+# --------------------------------------------------------------------------------------------
+
+#: the optimizers of the digits experiment (``surfaces.OPTIMIZERS`` names).
+SWEEP_OPTIMIZERS = ("sgd", "nesterov", "adagrad", "rmsprop", "adam")
+#: the learning-rate grid searched for each optimizer.
+SWEEP_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+
+
+def optimizer_sweep(optimizers: Sequence[str] = SWEEP_OPTIMIZERS,
+                    lrs: Sequence[float] = SWEEP_LRS, epochs: int = 15, depth: int = 2,
+                    width: int = 128, batch_size: int = 64, seed: int = 0,
+                    split: Split | None = None) -> dict[tuple[str, float], History]:
+    """Train the same seeded ReLU MLP on digits with every optimizer and learning rate.
+
+    Returns ``{(optimizer name, lr): History}``; every run starts from identical weights and
+    sees the same batches. ``optimizers`` are names of :data:`dltips.surfaces.OPTIMIZERS`
+    (``"nesterov"`` is SGD with Nesterov momentum 0.9) with PyTorch's default settings.
+    """
+    split = split if split is not None else digits(seed=seed)
+    results = {}
+    for name in optimizers:
+        for lr in lrs:
+            model = mlp(split.n_features, split.n_classes, depth=depth, width=width,
+                        activation="relu", seed=seed)
+            opt = make_optimizer(model.parameters(), name, lr)
+            results[(name, float(lr))] = fit(model, split, epochs, opt, batch_size=batch_size,
+                                             seed=seed)
+    return results
+
+
+def mean_train_loss(history: History) -> float:
+    """The training loss averaged over the epochs (the area under the training curve, which
+    rewards fast progress), or +inf if any epoch's loss is not finite (the run diverged)."""
+    losses = np.asarray(history.train_loss, dtype=np.float64)
+    return float(losses.mean()) if losses.size and np.all(np.isfinite(losses)) else float("inf")
+
+
+def best_runs(results: dict[tuple[str, float], History]) -> dict[str, tuple[float, History]]:
+    """For each optimizer, the learning rate whose run has the lowest :func:`mean_train_loss`,
+    and that run: ``{name: (lr, History)}``, in the order the optimizers first appear."""
+    best: dict[str, tuple[float, History]] = {}
+    for (name, lr), history in results.items():
+        if name not in best or mean_train_loss(history) < mean_train_loss(best[name][1]):
+            best[name] = (lr, history)
+    return best
