@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from test_release import SOURCES, split_lines
+from test_release import SOURCES, regions
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,15 +57,21 @@ def page_lines(path: Path) -> set[str]:
 
 
 def test_no_solution_or_hidden_test_in_the_html(html):
-    split = [split_lines(s, min_length=30) for s in SOURCES]  # shorter lines are generic
-    secrets = set().union(*(lines for lines, _ in split)) - set().union(*(p for _, p in split))
+    """A region leaks when a page holds two of its lines (or its only line); one shared line
+    alone, like `rng = np.random.default_rng(0)`, is a coincidence, not a leak."""
+    found = [regions(s, min_length=20) for s in SOURCES]
+    public = set().union(*(p for _, p in found))
+    secret_regions = [r - public for rs, _ in found for r in rs if r - public]
     for path in html.rglob("*"):
         if path.suffix not in (".html", ".ipynb", ".txt", ".js", ".md"):
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         assert "BEGIN HIDDEN TESTS" not in text and "### BEGIN SOLUTION" not in text, path
-        leaked = sorted(secrets & page_lines(path))
-        assert not leaked, f"{path} contains solution or hidden-test lines: {leaked[:3]}"
+        lines = page_lines(path)
+        for region in secret_regions:
+            hits = region & lines
+            assert len(hits) < min(2, len(region)), \
+                f"{path} contains solution or hidden-test lines: {sorted(hits)[:3]}"
 
 
 def test_pages_need_no_network(html):

@@ -12,17 +12,23 @@ SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 
 
-def split_lines(source_notebook: Path, min_length: int = 12) -> tuple[set[str], set[str]]:
-    """(lines inside solution and hidden-test regions long enough to say something, lines
-    outside them), stripped."""
-    lines, public = set(), set()
+def regions(source_notebook: Path, min_length: int = 12) -> tuple[list[set[str]], set[str]]:
+    """(for each solution or hidden-test region, its lines long enough to say something;
+    the lines outside all regions), stripped."""
+    found, public = [], set()
     for cell in json.loads(source_notebook.read_text())["cells"]:
         text = "".join(cell["source"])
         for match in REGION.finditer(text):
-            lines |= {line.strip() for line in match.group(2).splitlines()
-                      if len(line.strip()) >= min_length and not line.strip().startswith("#")}
+            found.append({line.strip() for line in match.group(2).splitlines()
+                          if len(line.strip()) >= min_length and not line.strip().startswith("#")})
         public |= {line.strip() for line in REGION.sub("", text).splitlines()}
-    return lines, public
+    return found, public
+
+
+def split_lines(source_notebook: Path, min_length: int = 12) -> tuple[set[str], set[str]]:
+    """(lines inside solution and hidden-test regions, lines outside them), stripped."""
+    found, public = regions(source_notebook, min_length)
+    return set().union(*found), public
 
 
 def secret_lines(source_notebook: Path, min_length: int = 12) -> set[str]:
