@@ -36,6 +36,7 @@ def test_chapter_shows_figures_and_a_demo(html, chapter):
     assert page.count("<img") >= 3, f"{chapter}: expected executed figures and a demo"
     assert 'class="dltips-demo"' in page, f"{chapter}: no widget demo rendering in the static page"
     assert "Traceback (most recent call last)" not in page, f"{chapter} shows an error"
+    assert "output stderr" not in page, f"{chapter} prints warnings or errors (stderr)"
 
 
 def test_exercise_pages_are_in_the_book(html):
