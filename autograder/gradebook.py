@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.exc import SAWarning
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
 
 from .notebooks import Source
 
@@ -27,6 +27,7 @@ CELLS = Table(
     Column("assignment", String(128), primary_key=True),
     Column("notebook", String(128), primary_key=True),
     Column("grade_id", String(128), primary_key=True),
+    Column("position", Integer, nullable=False, default=0),  # order in the notebook
     Column("score", Float, nullable=False),
     Column("max_score", Float, nullable=False),
     Column("status", String(32), nullable=False),
@@ -101,7 +102,7 @@ class Store:
                 # a back-reference); the rows are written correctly all the same
                 warnings.simplefilter("ignore", SAWarning)
                 gb.update_or_create_submission(source.assignment, student)
-            for cell in source.tests:
+            for position, cell in enumerate(source.tests):
                 score, status, message = verdicts[cell.grade_id]
                 grade = gb.find_grade(cell.grade_id, source.notebook, source.assignment, student)
                 grade.auto_score = score
@@ -110,7 +111,8 @@ class Store:
                     CELLS.c.notebook == source.notebook, CELLS.c.grade_id == cell.grade_id))
                 db.execute(CELLS.insert().values(
                     student_id=student, assignment=source.assignment, notebook=source.notebook,
-                    grade_id=cell.grade_id, score=score, max_score=cell.points, status=status,
+                    grade_id=cell.grade_id, position=position, score=score,
+                    max_score=cell.points, status=status,
                     message=message, digest=digest, graded_at=now))
             key = dict(student_id=student, assignment=source.assignment, notebook=source.notebook)
             db.execute(NOTES.delete().where(*(NOTES.c[k] == v for k, v in key.items())))
@@ -121,9 +123,9 @@ class Store:
             raise
 
     def cell_rows(self) -> list[dict]:
-        """Every recorded verdict, sorted by student, assignment, notebook and grade id."""
+        """Every recorded verdict, by student, assignment, notebook, then notebook order."""
         rows = self.gradebook.db.execute(select(CELLS).order_by(
-            CELLS.c.student_id, CELLS.c.assignment, CELLS.c.notebook, CELLS.c.graded_at,
+            CELLS.c.student_id, CELLS.c.assignment, CELLS.c.notebook, CELLS.c.position,
             CELLS.c.grade_id)).mappings().all()
         return [dict(r) for r in rows]
 

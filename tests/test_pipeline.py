@@ -69,6 +69,8 @@ def test_cells_csv_has_a_status_and_score_for_every_tests_cell(graded):
     rows = read_csv(out / "cells.csv")
     assert list(rows[0]) == ["student_id", "assignment", "notebook", "grade_id", "score",
                              "max_score", "status"]
+    alice = [r["grade_id"] for r in rows if r["student_id"] == "alice_correct"]
+    assert alice == list(POINTS), "cells should be listed in notebook order"
     got = {(r["student_id"], r["grade_id"]): r for r in rows}
     for student, cells in EXPECTED.items():
         for grade_id, status in cells.items():
