@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "grade":
+        if args.timeout <= 0 or args.jobs < 1:
+            parser.error("--timeout must be positive and --jobs at least 1")
         from .grade import grade_all
         return grade_all(args.submissions, args.out, args.db, args.source, args.timeout,
                          args.jobs, args.regrade)

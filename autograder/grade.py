@@ -55,7 +55,10 @@ def read_sources(source_dir: Path) -> dict[str, list[Source]]:
     for path in sorted(source_dir.glob("*/*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
             continue
-        sources.setdefault(path.parent.name, []).append(read_source(path))
+        try:
+            sources.setdefault(path.parent.name, []).append(read_source(path))
+        except (ValueError, UnreadableNotebook, SyntaxError) as exc:
+            raise SystemExit(f"error: the source notebook {path} cannot be used: {exc}") from None
     if not sources:
         raise SystemExit(f"error: {source_dir} holds no <assignment>/<notebook>.ipynb files")
     return sources

@@ -202,3 +202,12 @@ def test_layout_problems_are_reported_not_fatal(tmp_path):
 def test_bad_arguments_get_a_clear_error(tmp_path):
     done = grade(tmp_path / "nowhere", tmp_path / "out")
     assert done.returncode != 0 and "is not a folder of submissions" in done.stderr
+
+
+def test_a_broken_source_notebook_is_named(tmp_path):
+    source = tmp_path / "source" / A
+    source.mkdir(parents=True)
+    (source / f"{A}.ipynb").write_text("{ not json")
+    done = grade(SAMPLES, tmp_path / "out", "--source", str(tmp_path / "source"))
+    assert done.returncode != 0
+    assert "cannot be used" in done.stderr and "not valid JSON" in done.stderr
