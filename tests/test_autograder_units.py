@@ -7,8 +7,8 @@ import pytest
 
 from autograder import authoring
 from autograder.guard import Guard
-from autograder.notebooks import (Plan, UnreadableNotebook, contract_names, load_json_notebook,
-                                  merge, read_source, strip_markers)
+from autograder.notebooks import (Cell, Plan, UnreadableNotebook, contract_names,
+                                  load_json_notebook, merge, read_source, strip_markers)
 from autograder.runner import run_plan
 
 
@@ -110,8 +110,6 @@ def test_guard_restores_patched_functions_classes_and_code():
 
 
 def run(tmp_path, cells, contract, timeout=10):
-    src = source_notebook(tmp_path)  # only for building Cell objects
-    from autograder.notebooks import Cell
     plan = Plan([Cell(i, kind, gid, text) for i, (kind, gid, text) in enumerate(cells)], contract)
     outcomes, tampered = run_plan(plan, timeout, str(tmp_path))
     return [outcomes.get(i) for i in range(len(cells))], tampered

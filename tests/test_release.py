@@ -38,9 +38,14 @@ def secret_lines(source_notebook: Path, min_length: int = 12) -> set[str]:
     return lines - public
 
 
+def twin_of(source_notebook: Path) -> Path:
+    """The released notebook generated from a source notebook."""
+    return ROOT / "exercises" / source_notebook.relative_to(ROOT / "solutions")
+
+
 def released_text(source_notebook: Path) -> str:
     """The code of the released twin of a source notebook (task text may name methods)."""
-    twin = ROOT / "exercises" / source_notebook.relative_to(ROOT / "solutions")
+    twin = twin_of(source_notebook)
     assert twin.exists(), f"no released notebook for {source_notebook}; run python -m autograder release"
     cells = json.loads(twin.read_text())["cells"]
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
@@ -81,7 +86,7 @@ def test_no_solution_or_hidden_test_reaches_the_student_notebook(source):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.parent.name)
 def test_student_notebook_has_stubs_and_clean_cells(source):
-    notebook = json.loads(released_text_path(source).read_text())
+    notebook = json.loads(twin_of(source).read_text())
     solution_cells = [c for c in notebook["cells"]
                       if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
     assert solution_cells
@@ -90,7 +95,3 @@ def test_student_notebook_has_stubs_and_clean_cells(source):
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
-
-
-def released_text_path(source: Path) -> Path:
-    return ROOT / "exercises" / source.relative_to(ROOT / "solutions")
