@@ -112,16 +112,22 @@ def relu_activation_pattern(model: nn.Sequential, x: torch.Tensor) -> torch.Tens
     Inputs that share a row of this pattern see the same linear network: the "thin linear
     network" of active units.
     """
-    active = []
+    active = [h > 0 for h in _relu_outputs(model, x)]
+    if not active:
+        raise ValueError("the model has no nn.ReLU layer")
+    return torch.cat(active, dim=1)
+
+
+def _relu_outputs(model: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """The output (N, units) of each nn.ReLU layer of ``model`` on ``x``, input to output."""
+    outputs = []
     h = x
     with torch.no_grad():
         for layer in model:
             h = layer(h)
             if isinstance(layer, nn.ReLU):
-                active.append(h > 0)
-    if not active:
-        raise ValueError("the model has no nn.ReLU layer")
-    return torch.cat(active, dim=1)
+                outputs.append(h)
+    return outputs
 
 
 def piecewise_linear_view(model: nn.Sequential, x) -> dict[str, np.ndarray]:
@@ -249,20 +255,10 @@ def train_depths(depths, configs: dict[str, tuple[str, str]] | None = None, epoc
 def dead_unit_fraction(model: nn.Sequential, x: torch.Tensor) -> list[float]:
     """For each ReLU layer of ``model``, the fraction of its units that output 0 on every row of
     ``x``: "dead" units, which pass no gradient to their weights for any of these inputs."""
-    pattern = relu_activation_pattern(model, x)
-    sizes = []
-    h = x
-    with torch.no_grad():
-        for layer in model:
-            h = layer(h)
-            if isinstance(layer, nn.ReLU):
-                sizes.append(h.shape[1])
-    fractions, start = [], 0
-    for size in sizes:
-        never = ~pattern[:, start:start + size].any(dim=0)
-        fractions.append(never.float().mean().item())
-        start += size
-    return fractions
+    outputs = _relu_outputs(model, x)
+    if not outputs:
+        raise ValueError("the model has no nn.ReLU layer")
+    return [(~(h > 0).any(dim=0)).float().mean().item() for h in outputs]
 
 
 class Maxout(nn.Module):

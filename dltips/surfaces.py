@@ -179,11 +179,21 @@ def trajectory(surface: str | Surface, optimizer_name: str, lr: float, steps: in
     start = s.start if start is None else start
     w = torch.tensor(np.asarray(start, dtype=np.float64).reshape(2), requires_grad=True)
     opt = make_optimizer([w], optimizer_name, lr, **opt_kwargs)
+    return _follow(s, w, opt, steps)
+
+
+def _follow(s: Surface, w: torch.Tensor, opt: torch.optim.Optimizer, steps: int,
+            first_step=None) -> np.ndarray:
+    """Run ``steps`` optimizer steps on ``s`` from ``w``; the visited points, shape
+    (steps + 1, 2), NaN after divergence. ``first_step(opt, w)``, if given, is called once
+    between the first backward pass and the first ``opt.step()``."""
     path = np.full((steps + 1, 2), np.nan)
     path[0] = w.detach().numpy()
     for t in range(1, steps + 1):
         opt.zero_grad()
         s.fn(w).backward()
+        if t == 1 and first_step is not None:
+            first_step(opt, w)
         opt.step()
         point = w.detach().numpy()
         if not np.all(np.isfinite(point)) or float(np.hypot(*point)) > DIVERGED:
@@ -206,23 +216,15 @@ def lecture_rmsprop_trajectory(surface: str | Surface, lr: float, steps: int, st
     start = s.start if start is None else start
     w = torch.tensor(np.asarray(start, dtype=np.float64).reshape(2), requires_grad=True)
     opt = torch.optim.RMSprop([w], lr=lr, alpha=alpha, eps=eps)
-    path = np.full((steps + 1, 2), np.nan)
-    path[0] = w.detach().numpy()
-    for t in range(1, steps + 1):
-        opt.zero_grad()
-        s.fn(w).backward()
-        if t == 1:
-            g0 = w.grad.detach().clone()
-            w.grad.zero_()
-            opt.step()                                   # creates the state, moves nothing
-            opt.state[w]["square_avg"].copy_(g0 ** 2)
-            w.grad.copy_(g0)
-        opt.step()
-        point = w.detach().numpy()
-        if not np.all(np.isfinite(point)) or float(np.hypot(*point)) > DIVERGED:
-            break
-        path[t] = point
-    return path
+
+    def start_from_first_gradient(opt, w):
+        g0 = w.grad.detach().clone()
+        w.grad.zero_()
+        opt.step()                                   # creates the state, moves nothing
+        opt.state[w]["square_avg"].copy_(g0 ** 2)
+        w.grad.copy_(g0)
+
+    return _follow(s, w, opt, steps, start_from_first_gradient)
 
 
 def step_lengths(path: np.ndarray) -> np.ndarray:
