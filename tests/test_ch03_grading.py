@@ -1,6 +1,7 @@
 """Chapter 3's exercise through the real autograder: wrong code loses points, right code doesn't."""
 
-from grading import chapter_grading_tests
+import pytest
+from grading import chapter_grading_tests, max_scores
 
 ASSIGNMENT = "ch03_relu_maxout"
 
@@ -343,19 +344,33 @@ def max_pool_backward(dout, cache):
 def avg_pool_backward(dout, cache):
     size = cache
     return np.kron(dout, np.ones((size, size)))
-''', "test_avg_pool"),
+''', "test_avg_pool_backward"),
     "avg_pool_backward_divided_by_size": ("avg_pool_backward", '''
 def avg_pool_backward(dout, cache):
     size = cache
     return np.kron(dout, np.ones((size, size))) / size
-''', "test_avg_pool"),
+''', "test_avg_pool_backward"),
     "avg_pool_forward_sums": ("avg_pool_forward", '''
 def avg_pool_forward(x, size):
     N, C, H, W = x.shape
     return x.reshape(N, C, H // size, size, W // size, size).sum(axis=(3, 5)), size
-''', "test_avg_pool"),
+''', "test_avg_pool_forward"),
+    "avg_pool_backward_unfinished": ("avg_pool_backward", '''
+def avg_pool_backward(dout, cache):
+    raise NotImplementedError()
+''', "test_avg_pool_backward"),
 }
 
 
 (results, test_correct_implementations_keep_full_marks,
  test_known_wrong_implementation_loses_points) = chapter_grading_tests(ASSIGNMENT, CORRECT, WRONG)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in WRONG if n.startswith("avg_pool_")))
+def test_avg_pool_forward_and_backward_earn_points_separately(results, name):
+    """A correct forward pass keeps its point while the backward pass is wrong or unfinished,
+    and the other way round: the two are graded in cells of their own."""
+    full = max_scores(ASSIGNMENT)
+    other = {"test_avg_pool_forward": "test_avg_pool_backward",
+             "test_avg_pool_backward": "test_avg_pool_forward"}[WRONG[name][2]]
+    assert results[name][other] == full[other], f"{name} lost the points of {other}"
