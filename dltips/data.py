@@ -18,6 +18,7 @@ class Split:
     """Train, validation and test tensors of one data set.
 
     ``x_*`` have shape (N, D) float32, ``y_*`` shape (N,) int64.
+    Used by chapters 1-5.
     """
 
     x_train: torch.Tensor
@@ -41,6 +42,7 @@ def split_arrays(x: np.ndarray, y: np.ndarray, val_fraction: float, test_fractio
     """Shuffle (x, y), cut off test and validation parts, and standardise with train statistics.
 
     ``n_train`` keeps only the first ``n_train`` training rows (for "small data" experiments).
+    Used by chapters 1-3 and 5, through :func:`digits`.
     """
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError(f"fractions must be in [0, 1) and sum below 1, got "
@@ -65,7 +67,8 @@ def split_arrays(x: np.ndarray, y: np.ndarray, val_fraction: float, test_fractio
 
 def digits(seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2,
            n_train: int | None = None) -> Split:
-    """The 1,797 real 8x8 handwritten digits (64 features, 10 classes), split and standardised."""
+    """The 1,797 real 8x8 handwritten digits (64 features, 10 classes), split and standardised.
+    Used by chapters 1-3 and 5."""
     data = load_digits()
     return split_arrays(data.data.astype(np.float64), data.target, val_fraction, test_fraction,
                         seed, n_train)
@@ -73,14 +76,15 @@ def digits(seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2,
 
 def moons(n: int = 400, noise: float = 0.2, seed: int = 0, val_fraction: float = 0.25,
           test_fraction: float = 0.25) -> Split:
-    """Two interleaving half circles in 2-D (2 classes)."""
+    """Two interleaving half circles in 2-D (2 classes). Used by the tests only so far (no chapter yet)."""
     x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     return split_arrays(x, y, val_fraction, test_fraction, seed)
 
 
 def spirals(n: int = 600, classes: int = 3, noise: float = 0.2, seed: int = 0,
             val_fraction: float = 0.25, test_fraction: float = 0.25) -> Split:
-    """``classes`` interleaved spiral arms in 2-D, ``n`` points in all."""
+    """``classes`` interleaved spiral arms in 2-D, ``n`` points in all.
+    Used by the tests only so far (no chapter yet)."""
     rng = np.random.default_rng(seed)
     per = n // classes
     xs, ys = [], []
@@ -93,7 +97,8 @@ def spirals(n: int = 600, classes: int = 3, noise: float = 0.2, seed: int = 0,
 
 
 def noisy_regression(n: int = 200, noise: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Points of y = sin(3x) + noise on x in [-1, 1]; returns x (n, 1) and y (n,)."""
+    """Points of y = sin(3x) + noise on x in [-1, 1]; returns x (n, 1) and y (n,).
+    Used by chapter 3."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, size=(n, 1))
     y = np.sin(3 * x[:, 0]) + rng.normal(0, noise, n)
@@ -102,7 +107,16 @@ def noisy_regression(n: int = 200, noise: float = 0.3, seed: int = 0) -> tuple[n
 
 def loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
            seed: int = 0) -> DataLoader:
-    """A DataLoader over (x, y); shuffled loaders use their own seeded generator."""
+    """A DataLoader over (x, y); shuffled loaders use their own seeded generator.
+    Used by chapters 1-5."""
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle,
                       generator=generator)
+
+
+def regression_tensors(n: int = 256, noise: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`noisy_regression` as float32 tensors: x (n, 1) and y (n, 1), y = sin(3x) + noise.
+    Used by chapters 3 and 4."""
+    x, y = noisy_regression(n=n, noise=noise, seed=seed)
+    return (torch.tensor(x, dtype=torch.float32),
+            torch.tensor(y, dtype=torch.float32).reshape(-1, 1))

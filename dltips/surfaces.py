@@ -1,4 +1,4 @@
-"""Two-dimensional loss surfaces, optimizer trajectories over them, and a batch-size experiment.
+"""Loss surfaces of two parameters and the paths optimizers take over them (chapters 4 and 5).
 
 Chapters 4 (adaptive learning rates) and 5 (momentum, Adam) draw how optimizers move on a loss
 surface of two parameters ``w = (w1, w2)``. Everything here uses PyTorch itself: a trajectory is
@@ -14,23 +14,17 @@ Surfaces (see :data:`SURFACES`):
 - ``"rosenbrock"``: Rosenbrock's curved, narrow valley (minimum at (1, 1)), scaled down.
 
 Any other surface is a :class:`Surface` built from a torch function of a ``(..., 2)`` tensor.
-
-The batch-size helpers (:func:`minibatch_training`, :func:`gradient_noise`) train a small
-regression MLP with ``torch.optim.SGD`` on mini-batches drawn by a shuffled ``DataLoader``.
 """
 from __future__ import annotations
 
-import math
 import re
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
-from torch import nn
 
-from .data import noisy_regression
+from .optimizers import make_optimizer
 
 # --------------------------------------------------------------------------------------------
 # Surfaces
@@ -45,6 +39,7 @@ class Surface:
     operations (so autograd can differentiate it). ``xlim``/``ylim`` are the plotting window
     for (w1, w2); ``start`` a default starting point; ``minimum`` the location of the minimum
     (or ``None`` if unknown); ``levels`` the contour levels :func:`plot_surface` draws.
+    Used by chapters 4 and 5.
     """
 
     name: str
@@ -97,7 +92,8 @@ SURFACES: dict[str, Surface] = {
 
 
 def get_surface(surface: str | Surface) -> Surface:
-    """``surface`` itself if it is a :class:`Surface`, else the named one from :data:`SURFACES`."""
+    """``surface`` itself if it is a :class:`Surface`, else the named one from :data:`SURFACES`.
+    Used by chapter 4."""
     if isinstance(surface, Surface):
         return surface
     try:
@@ -108,14 +104,16 @@ def get_surface(surface: str | Surface) -> Surface:
 
 
 def loss_at(surface: str | Surface, points) -> np.ndarray:
-    """The loss at ``points`` of shape (..., 2); returns an array of shape (...)."""
+    """The loss at ``points`` of shape (..., 2); returns an array of shape (...).
+    Used by chapter 4."""
     s = get_surface(surface)
     with torch.no_grad():
         return s(np.asarray(points, dtype=np.float64)).numpy()
 
 
 def gradient_at(surface: str | Surface, points) -> np.ndarray:
-    """The gradient (by autograd) at ``points`` of shape (..., 2); returns shape (..., 2)."""
+    """The gradient (by autograd) at ``points`` of shape (..., 2); returns shape (..., 2).
+    Used by chapter 4."""
     s = get_surface(surface)
     w = torch.tensor(np.asarray(points, dtype=np.float64), requires_grad=True)
     s.fn(w).sum().backward()
@@ -124,7 +122,8 @@ def gradient_at(surface: str | Surface, points) -> np.ndarray:
 
 def grid(surface: str | Surface, n: int = 120, xlim=None, ylim=None):
     """A contour grid: ``(W1, W2, L)``, each of shape (n, n), over the surface's window
-    (or ``xlim``/``ylim``); ``L[i, j]`` is the loss at ``(W1[i, j], W2[i, j])``."""
+    (or ``xlim``/``ylim``); ``L[i, j]`` is the loss at ``(W1[i, j], W2[i, j])``.
+    Used by chapters 4 and 5, through :func:`plot_surface`."""
     s = get_surface(surface)
     xlim = xlim or s.xlim
     ylim = ylim or s.ylim
@@ -136,30 +135,8 @@ def grid(surface: str | Surface, n: int = 120, xlim=None, ylim=None):
 # Trajectories with torch.optim
 # --------------------------------------------------------------------------------------------
 
-#: optimizer names accepted by :func:`trajectory`, and the torch class plus default keywords.
-OPTIMIZERS: dict[str, tuple[type, dict]] = {
-    "sgd": (torch.optim.SGD, {}),
-    "momentum": (torch.optim.SGD, {"momentum": 0.9}),
-    "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
-    "adagrad": (torch.optim.Adagrad, {}),
-    "rmsprop": (torch.optim.RMSprop, {}),
-    "adam": (torch.optim.Adam, {}),
-}
-
 #: above this distance from the origin a trajectory counts as diverged.
 DIVERGED = 1e6
-
-
-def make_optimizer(params, optimizer_name: str, lr: float, **opt_kwargs) -> torch.optim.Optimizer:
-    """A ``torch.optim`` optimizer by course name (see :data:`OPTIMIZERS`), e.g.
-    ``make_optimizer(model.parameters(), "rmsprop", 1e-2, alpha=0.9)``. ``opt_kwargs`` override
-    the name's defaults (``"momentum"`` means SGD with momentum 0.9 unless given)."""
-    key = optimizer_name.lower()
-    if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer_name!r}; choose one of {sorted(OPTIMIZERS)}")
-    cls, defaults = OPTIMIZERS[key]
-    return cls(params, lr=lr, **{**defaults, **opt_kwargs})
-
 
 def trajectory(surface: str | Surface, optimizer_name: str, lr: float, steps: int,
                start=None, **opt_kwargs) -> np.ndarray:
@@ -172,6 +149,7 @@ def trajectory(surface: str | Surface, optimizer_name: str, lr: float, steps: in
     (e.g. ``alpha=0.9`` for RMSprop, ``momentum=0.5``, ``betas=(0.9, 0.99)``).
     Computation is in float64. If the parameters become non-finite or leave a ball of radius
     :data:`DIVERGED`, the remaining rows are NaN (matplotlib simply stops drawing the line).
+    Used by chapters 4 and 5.
     """
     s = get_surface(surface)
     if steps < 0:
@@ -179,14 +157,14 @@ def trajectory(surface: str | Surface, optimizer_name: str, lr: float, steps: in
     start = s.start if start is None else start
     w = torch.tensor(np.asarray(start, dtype=np.float64).reshape(2), requires_grad=True)
     opt = make_optimizer([w], optimizer_name, lr, **opt_kwargs)
-    return _follow(s, w, opt, steps)
+    return follow(s, w, opt, steps)
 
 
-def _follow(s: Surface, w: torch.Tensor, opt: torch.optim.Optimizer, steps: int,
+def follow(s: Surface, w: torch.Tensor, opt: torch.optim.Optimizer, steps: int,
             first_step=None) -> np.ndarray:
     """Run ``steps`` optimizer steps on ``s`` from ``w``; the visited points, shape
     (steps + 1, 2), NaN after divergence. ``first_step(opt, w)``, if given, is called once
-    between the first backward pass and the first ``opt.step()``."""
+    between the first backward pass and the first ``opt.step()``. Used by chapter 4."""
     path = np.full((steps + 1, 2), np.nan)
     path[0] = w.detach().numpy()
     for t in range(1, steps + 1):
@@ -202,53 +180,9 @@ def _follow(s: Surface, w: torch.Tensor, opt: torch.optim.Optimizer, steps: int,
     return path
 
 
-def lecture_rmsprop_trajectory(surface: str | Surface, lr: float, steps: int, start=None,
-                               alpha: float = 0.99, eps: float = 1e-8) -> np.ndarray:
-    """Like ``trajectory(surface, "rmsprop", ...)`` but with the lecture's initialisation: the
-    first sigma is the first gradient's magnitude (the running average of squared gradients
-    starts at g_0**2 instead of PyTorch's 0), so the first step is ``lr`` per coordinate.
-
-    Still ``torch.optim.RMSprop``: before the first real step one step with a zero gradient
-    creates the optimizer's state (moving nothing) and its ``square_avg`` is then set to g_0**2;
-    from there ``v_1 = alpha * g_0**2 + (1 - alpha) * g_0**2 = g_0**2``. Shape (steps + 1, 2).
-    """
-    s = get_surface(surface)
-    start = s.start if start is None else start
-    w = torch.tensor(np.asarray(start, dtype=np.float64).reshape(2), requires_grad=True)
-    opt = torch.optim.RMSprop([w], lr=lr, alpha=alpha, eps=eps)
-
-    def start_from_first_gradient(opt, w):
-        g0 = w.grad.detach().clone()
-        w.grad.zero_()
-        opt.step()                                   # creates the state, moves nothing
-        opt.state[w]["square_avg"].copy_(g0 ** 2)
-        w.grad.copy_(g0)
-
-    return _follow(s, w, opt, steps, start_from_first_gradient)
-
-
-def step_lengths(path: np.ndarray) -> np.ndarray:
-    """|w_{t+1} - w_t| per coordinate: shape (steps, 2) for a path of shape (steps + 1, 2)."""
-    return np.abs(np.diff(np.asarray(path, dtype=np.float64), axis=0))
-
-
-def effective_learning_rates(surface: str | Surface, path: np.ndarray) -> np.ndarray:
-    """Per-coordinate step length divided by gradient size at the step's start, shape (steps, 2).
-
-    For plain SGD this is the learning rate; for Adagrad/RMSProp it is lr / (sqrt(state) + eps),
-    the learning rate each parameter actually used. Where the gradient is exactly 0 the entry is
-    NaN.
-    """
-    path = np.asarray(path, dtype=np.float64)
-    grads = np.abs(gradient_at(surface, np.nan_to_num(path[:-1])))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = step_lengths(path) / grads
-    out[grads == 0] = np.nan
-    return out
-
-
 def distance_to_minimum(surface: str | Surface, path: np.ndarray) -> np.ndarray:
-    """Euclidean distance of every point of ``path`` to the surface's minimum, shape (steps + 1,)."""
+    """Euclidean distance of every point of ``path`` to the surface's minimum, shape (steps + 1,).
+    Used by chapter 4."""
     s = get_surface(surface)
     if s.minimum is None:
         raise ValueError(f"surface {s.name!r} has no known minimum")
@@ -271,6 +205,7 @@ def plot_surface(ax, surface: str | Surface, paths: dict[str, np.ndarray] | None
 
     A label that starts with an optimizer name (e.g. ``"adagrad, lr 0.3"``) gets that
     optimizer's colour unless ``colors`` names one.
+    Used by chapters 4 and 5.
     """
     s = get_surface(surface)
     w1, w2, loss = grid(s, n)
@@ -290,136 +225,3 @@ def plot_surface(ax, surface: str | Surface, paths: dict[str, np.ndarray] | None
     ax.set(xlim=s.xlim, ylim=s.ylim, xlabel="$w_1$", ylabel="$w_2$",
            title=s.name if title is None else title)
     return ax
-
-
-# --------------------------------------------------------------------------------------------
-# Batch size: mini-batch SGD on a small regression problem
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class BatchRun:
-    """What :func:`minibatch_training` records.
-
-    ``update_loss[k]`` is the training loss on the *whole* training set after update k
-    (``update_loss[0]`` before any update), ``epoch_loss[e]`` the same after epoch e
-    (``epoch_loss[0]`` at initialisation); ``updates_per_epoch`` is ceil(n / batch_size);
-    ``seconds`` the wall-clock time of the training loop (machine-dependent).
-    """
-
-    batch_size: int
-    n: int
-    update_loss: list[float] = field(default_factory=list)
-    epoch_loss: list[float] = field(default_factory=list)
-    updates_per_epoch: int = 0
-    seconds: float = 0.0
-
-    @property
-    def epochs_axis(self) -> np.ndarray:
-        """Position of each entry of ``update_loss`` measured in epochs (examples seen / n)."""
-        return np.arange(len(self.update_loss)) / self.updates_per_epoch
-
-
-def regression_data(n: int = 256, noise: float = 0.3, seed: int = 0):
-    """The chapter's regression set as float32 tensors: x (n, 1) and y (n, 1), y = sin(3x)+noise."""
-    x, y = noisy_regression(n=n, noise=noise, seed=seed)
-    return (torch.tensor(x, dtype=torch.float32),
-            torch.tensor(y, dtype=torch.float32).reshape(-1, 1))
-
-
-def regression_model(width: int = 32, seed: int = 0) -> nn.Sequential:
-    """A 1 -> width -> width -> 1 tanh MLP with seeded PyTorch default initialisation."""
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(1, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
-                         nn.Linear(width, 1))
-
-
-def minibatch_training(batch_size: int, epochs: int = 20, lr: float = 0.05, n: int = 256,
-                       seed: int = 0, optimizer_name: str = "sgd", width: int = 32,
-                       record_updates: bool = True, **opt_kwargs) -> BatchRun:
-    """Train the regression MLP with mini-batches of ``batch_size`` for ``epochs`` epochs.
-
-    Batch size 1 is stochastic gradient descent, ``n`` (or more) full-batch gradient descent,
-    anything between mini-batch gradient descent. Each epoch draws a fresh shuffled partition of
-    the n examples (a seeded ``DataLoader``); the last batch of an epoch may be smaller. The
-    model starts from the same seeded initialisation for every batch size, so runs differ only in
-    how the data are batched. Loss is the mean squared error. With ``record_updates`` the whole
-    training set's loss is evaluated after every update (costs time when batches are small).
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    x, y = regression_data(n=n, seed=seed)
-    model = regression_model(width=width, seed=seed)
-    opt = make_optimizer(model.parameters(), optimizer_name, lr, **opt_kwargs)
-    loss_fn = nn.MSELoss()
-    generator = torch.Generator().manual_seed(seed)
-    batch_size = min(batch_size, n)
-    run = BatchRun(batch_size=batch_size, n=n, updates_per_epoch=math.ceil(n / batch_size))
-
-    def full_loss() -> float:
-        with torch.no_grad():
-            return loss_fn(model(x), y).item()
-
-    run.epoch_loss.append(full_loss())
-    run.update_loss.append(run.epoch_loss[0])
-    begin = time.perf_counter()
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=generator)
-        for idx in torch.split(order, batch_size):
-            opt.zero_grad()
-            loss_fn(model(x[idx]), y[idx]).backward()
-            opt.step()
-            if record_updates:
-                run.update_loss.append(full_loss())
-        run.epoch_loss.append(full_loss())
-    run.seconds = time.perf_counter() - begin
-    return run
-
-
-def gradient_noise(batch_sizes, n: int = 256, draws: int = 50, seed: int = 0,
-                   width: int = 32) -> dict[str, np.ndarray]:
-    """How well a mini-batch gradient points along the full-batch gradient, per batch size.
-
-    At the regression MLP's initial weights, draws ``draws`` random batches (without
-    replacement) of each size and compares each batch's gradient g_B with the full gradient g:
-    returns ``{"batch_size", "cosine", "relative_error"}`` arrays, the mean of
-    cos(g_B, g) and of |g_B - g| / |g| over the draws. Larger batches point more steadily
-    downhill, with diminishing returns (the error falls roughly like 1 / sqrt(batch size)).
-    """
-    x, y = regression_data(n=n, seed=seed)
-    model = regression_model(width=width, seed=seed)
-    loss_fn = nn.MSELoss()
-    params = list(model.parameters())
-
-    def grad(idx) -> torch.Tensor:
-        g = torch.autograd.grad(loss_fn(model(x[idx]), y[idx]), params)
-        return torch.cat([t.reshape(-1) for t in g]).double()
-
-    full = grad(torch.arange(n))
-    generator = torch.Generator().manual_seed(seed)
-    sizes = np.asarray(list(batch_sizes), dtype=int)
-    cos, err = np.zeros(len(sizes)), np.zeros(len(sizes))
-    for i, b in enumerate(sizes):
-        b = int(min(b, n))
-        c, e = [], []
-        for _ in range(draws):
-            g = grad(torch.randperm(n, generator=generator)[:b])
-            c.append(torch.nn.functional.cosine_similarity(g, full, dim=0).item())
-            e.append(((g - full).norm() / full.norm()).item())
-        cos[i], err[i] = np.mean(c), np.mean(e)
-    return {"batch_size": sizes, "cosine": cos, "relative_error": err}
-
-
-def seconds_per_epoch(batch_sizes, n: int = 256, repeats: int = 3, seed: int = 0,
-                      width: int = 32) -> np.ndarray:
-    """Wall-clock seconds for one training epoch (no loss recording) per batch size: the best of
-    ``repeats`` runs. Machine-dependent; shows that small batches waste the matrix hardware."""
-    out = []
-    for b in batch_sizes:
-        best = math.inf
-        for _ in range(repeats):
-            run = minibatch_training(int(b), epochs=1, n=n, seed=seed, width=width,
-                                     record_updates=False)
-            best = min(best, run.seconds)
-        out.append(best)
-    return np.asarray(out)

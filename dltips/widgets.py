@@ -19,7 +19,8 @@ from .plotting import figure_png
 
 
 class Demo:
-    """Controls plus the figure they drive. Display it as the last expression of a cell."""
+    """Controls plus the figure they drive. Display it as the last expression of a cell.
+    Used by chapters 1-5, through :func:`demo`."""
 
     def __init__(self, draw: Callable[..., Figure], controls: dict[str, w.ValueWidget],
                  title: str = ""):
@@ -65,30 +66,33 @@ class Demo:
 
 
 def demo(draw: Callable[..., Figure], title: str = "", **controls: w.ValueWidget) -> Demo:
-    """Build a :class:`Demo`; each keyword names a ``draw`` argument and the widget setting it."""
+    """Build a :class:`Demo`; each keyword names a ``draw`` argument and the widget setting it.
+    Used by chapters 1-5."""
     return Demo(draw, controls, title)
 
 
 def slider(value: int, low: int, high: int, description: str, step: int = 1) -> w.IntSlider:
-    """An integer slider that recomputes only when released (demos train small networks)."""
+    """An integer slider that recomputes only when released (demos train small networks).
+    Used by chapters 1, 2, 4 and 5."""
     return w.IntSlider(value=value, min=low, max=high, step=step, description=description,
                        continuous_update=False, style={"description_width": "initial"})
 
 
 def float_slider(value: float, low: float, high: float, description: str,
                  step: float = 0.01) -> w.FloatSlider:
-    """A float slider that recomputes only when released."""
+    """A float slider that recomputes only when released. Used by chapters 2-5."""
     return w.FloatSlider(value=value, min=low, max=high, step=step, description=description,
                          continuous_update=False, style={"description_width": "initial"})
 
 
 def log_slider(value: float, low_exp: float, high_exp: float, description: str) -> w.FloatLogSlider:
-    """A base-10 log slider from 10**low_exp to 10**high_exp (learning rates, lambdas)."""
+    """A base-10 log slider from 10**low_exp to 10**high_exp (learning rates, lambdas).
+    Used by chapters 4 and 5."""
     return w.FloatLogSlider(value=value, base=10, min=low_exp, max=high_exp, step=0.25,
                             description=description, continuous_update=False,
                             style={"description_width": "initial"})
 
 
 def choice(value: str, options: list[str], description: str) -> w.Dropdown:
-    """A dropdown of named options."""
+    """A dropdown of named options. Used by chapters 1-5."""
     return w.Dropdown(value=value, options=options, description=description)

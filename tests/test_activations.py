@@ -1,11 +1,12 @@
-"""Tests for dltips.activations (chapter 3's demos and experiments)."""
+"""Tests for dltips.chapters.activations (chapter 3's demos and experiments)."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from dltips import activations
+from dltips.chapters import activations
 from dltips.data import digits
+from dltips.models import Maxout, mlp
 
 torch.set_num_threads(1)
 
@@ -13,9 +14,12 @@ torch.set_num_threads(1)
 @pytest.mark.parametrize("name,alpha,slope_left", [("relu", 0.3, 0.0), ("leaky_relu", 0.2, 0.2),
                                                    ("prelu", 0.2, 0.2), ("elu", 0.5, None)])
 def test_activation_curve_values_and_negative_side_derivative_at_zero(name, alpha, slope_left):
-    z = np.array([-2.0, 0.0, 1.5])
-    a, da = activations.activation_curve(name, z, alpha)
+    z, a_grid, da_grid, d0 = activations.activation_curve(name, alpha)
+    at = [int(np.argmin(np.abs(z - v))) for v in (-2.0, 0.0, 1.5)]  # grid points -2, 0, 1.5
+    np.testing.assert_allclose(z[at], [-2.0, 0.0, 1.5], atol=1e-12)
+    a, da = a_grid[at], da_grid[at]
     assert a[2] == pytest.approx(1.5) and da[2] == pytest.approx(1.0)
+    assert d0 == da[1]
     if name == "elu":
         assert a[0] == pytest.approx(alpha * (np.exp(-2) - 1))
         assert da[0] == pytest.approx(alpha * np.exp(-2))
@@ -25,17 +29,16 @@ def test_activation_curve_values_and_negative_side_derivative_at_zero(name, alph
         assert da[0] == pytest.approx(slope_left) and da[1] == pytest.approx(slope_left)
 
 
-def test_activation_curve_keeps_shape_and_sigmoid_slope_at_most_a_quarter():
-    z = np.linspace(-6, 6, 121).reshape(11, 11)
-    a, da = activations.activation_curve("sigmoid", z)
-    assert a.shape == da.shape == (11, 11)
+def test_activation_curve_is_on_the_pickers_grid_and_sigmoid_slope_at_most_a_quarter():
+    z, a, da, d0 = activations.activation_curve("sigmoid")
+    assert z.shape == a.shape == da.shape == (801,) and (z[0], z[-1]) == (-4.0, 4.0)
     assert da.max() <= 0.25 + 1e-12
-    assert da.max() == pytest.approx(0.25)
+    assert da.max() == pytest.approx(0.25) and d0 == pytest.approx(0.25)
 
 
 def test_activation_curve_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown activation"):
-        activations.activation_curve("swishy", np.zeros(3))
+        activations.activation_curve("swishy")
 
 
 def test_relu_from_sigmoids_approaches_softplus():
@@ -69,7 +72,7 @@ def test_tangent_pieces_lie_below_a_convex_function_and_touch_it():
 
 
 def test_piecewise_linear_view_slope_is_constant_between_kinks():
-    net = activations.build_mlp(1, 1, depth=3, width=8, seed=0)
+    net = mlp(1, 1, depth=3, width=8, seed=0)
     x = np.linspace(-3, 3, 2001)
     view = activations.piecewise_linear_view(net, x)
     assert len(view["kinks"]) >= 3
@@ -91,72 +94,20 @@ def test_relu_activation_pattern_needs_relu_layers():
 
 
 def test_pool_gradients_route_and_spread():
-    x = np.array([[1.0, 2.0, 5.0, 5.0],
-                  [3.0, 4.0, 1.0, 0.0],
-                  [0.0, -1.0, 2.0, 2.0],
-                  [-2.0, -3.0, 2.0, 7.0]])
-    dout = np.array([[1.0, 2.0], [3.0, 4.0]])
-    g = activations.pool_gradients(x, 2, dout)
+    x = activations.POOL_IMAGE
+    dout = activations.POOL_UPSTREAM
+    np.testing.assert_array_equal(x, [[1.0, 2.0, 5.0, 5.0], [3.0, 4.0, 1.0, 0.0],
+                                      [0.0, -1.0, 2.0, 2.0], [-2.0, -3.0, 2.0, 7.0]])
+    g = activations.pool_gradients()
     np.testing.assert_allclose(g["max_out"], [[4.0, 5.0], [0.0, 7.0]])
     want = np.zeros((4, 4))
     want[1, 1], want[0, 2], want[2, 0], want[3, 3] = 1.0, 2.0, 3.0, 4.0  # tie at (0,2),(0,3)
     np.testing.assert_allclose(g["max_dx"], want)
     np.testing.assert_allclose(g["avg_out"], [[2.5, 2.75], [-1.5, 3.25]])
     np.testing.assert_allclose(g["avg_dx"], np.kron(dout, np.ones((2, 2))) / 4)
-
-
-def test_pool_gradients_batch_shapes_and_conservation():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 3, 6, 6))
-    g = activations.pool_gradients(x, 3)
-    assert g["max_dx"].shape == g["avg_dx"].shape == x.shape
-    assert g["max_out"].shape == (2, 3, 2, 2)
-    # every window sends its whole gradient (1) back: to one position, or spread over nine
-    assert g["max_dx"].sum() == pytest.approx(24) and g["avg_dx"].sum() == pytest.approx(24)
-    assert np.count_nonzero(g["max_dx"]) == 24
-
-
-def test_initialise_schemes_set_the_variance_and_zero_biases():
-    model = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 200))
-    for scheme, var in [("he", lambda i, o: 2 / i), ("lecun", lambda i, o: 1 / i),
-                        ("xavier", lambda i, o: 2 / (i + o))]:
-        activations.initialise(model, scheme, seed=1)
-        for layer in (model[0], model[2]):
-            fan_out, fan_in = layer.weight.shape
-            assert layer.weight.var().item() == pytest.approx(var(fan_in, fan_out), rel=0.05)
-            assert torch.all(layer.bias == 0)
-    before = model[0].weight.clone()
-    activations.initialise(model, "default")
-    assert torch.equal(model[0].weight, before)
-    with pytest.raises(ValueError):
-        activations.initialise(model, "orthogonal")
-
-
-def test_build_mlp_prelu_and_maxout():
-    prelu = activations.build_mlp(5, 3, depth=2, width=7, activation="prelu", seed=0)
-    slopes = [m for m in prelu if isinstance(m, nn.PReLU)]
-    assert len(slopes) == 2 and all(m.weight.shape == (7,) for m in slopes)
-    maxout = activations.build_mlp(5, 3, depth=2, width=7, activation="maxout", pieces=3, seed=0)
-    x = torch.randn(4, 5)
-    assert maxout(x).shape == (4, 3)
-    layer = maxout[0]
-    assert isinstance(layer, activations.Maxout) and layer.linear.out_features == 21
-    manual = torch.stack([x @ layer.linear.weight[m * 3 + k] + layer.linear.bias[m * 3 + k]
-                          for m in range(7) for k in range(3)], dim=1).view(4, 7, 3).max(2).values
-    torch.testing.assert_close(layer(x), manual)
-    relu = activations.build_mlp(5, 3, depth=1, activation="relu", seed=0)
-    assert any(isinstance(m, nn.ReLU) for m in relu)
-
-
-def test_maxout_gradient_reaches_only_the_selected_piece():
-    torch.manual_seed(0)
-    layer = activations.Maxout(3, 2, 4)
-    x = torch.randn(1, 3)
-    layer(x).sum().backward()
-    grads = layer.linear.bias.grad.view(2, 4)
-    assert torch.equal((grads != 0).sum(dim=1), torch.tensor([1, 1]))
-    chosen = layer.pieces_of(x).argmax(dim=2)[0]
-    assert torch.equal(grads.argmax(dim=1), chosen)
+    # every window sends its whole gradient back: to one position, or spread over four
+    assert g["max_dx"].sum() == g["avg_dx"].sum() == dout.sum()
+    assert np.count_nonzero(g["max_dx"]) == 4
 
 
 def test_dead_unit_fraction_counts_units_off_for_every_input():
@@ -194,4 +145,4 @@ def test_train_maxout_regression_fits_and_unit_curves_are_convex():
     second_difference = units[2:] - 2 * units[1:-1] + units[:-2]
     assert np.all(second_difference > -1e-5)  # a max of lines is convex
     with pytest.raises(ValueError):
-        activations.maxout_unit_curves(activations.Maxout(2, 3, 2), grid)
+        activations.maxout_unit_curves(Maxout(2, 3, 2), grid)

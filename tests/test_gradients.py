@@ -1,29 +1,30 @@
-"""dltips.gradients: gradient norms at initialisation, the nudge experiment, the depth sweep."""
+"""dltips.chapters.gradients: gradient norms at initialisation, the nudge experiment, the depth sweep."""
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from dltips import gradients
+from dltips.chapters import gradients
 from dltips.data import digits
+from dltips.initialisation import HE_SCALE, scale_weights
 from dltips.models import linear_layers, mlp
 
 torch.set_num_threads(1)
 
 
-def test_scaled_mlp_multiplies_weights_only():
+def test_scale_weights_multiplies_weights_only():
     plain = mlp(64, 10, depth=3, width=16, activation="relu", seed=4)
-    scaled = gradients.scaled_mlp(3, "relu", width=16, seed=4, weight_scale=2.5)
+    scaled = scale_weights(mlp(64, 10, depth=3, width=16, activation="relu", seed=4), 2.5)
     for a, b in zip(linear_layers(plain), linear_layers(scaled)):
         torch.testing.assert_close(b.weight, 2.5 * a.weight)
         torch.testing.assert_close(b.bias, a.bias)
     with pytest.raises(ValueError):
-        gradients.scaled_mlp(3, "relu", weight_scale=0.0)
+        scale_weights(mlp(64, 10, depth=3, activation="relu"), 0.0)
 
 
 def test_he_scale_gives_he_uniform_bound():
-    model = gradients.scaled_mlp(2, "relu", width=200, seed=0, weight_scale=gradients.HE_SCALE)
+    model = scale_weights(mlp(64, 10, depth=2, width=200, activation="relu", seed=0), HE_SCALE)
     hidden = linear_layers(model)[1]  # 200 inputs
     bound = math.sqrt(6 / 200)
     assert hidden.weight.abs().max().item() <= bound + 1e-6
@@ -33,7 +34,7 @@ def test_he_scale_gives_he_uniform_bound():
 
 def test_gradient_norms_match_a_plain_backward_pass():
     norms = gradients.gradient_norms_at_init(4, "tanh", width=16, seed=1, n_examples=100)
-    model = gradients.scaled_mlp(4, "tanh", width=16, seed=1).double()
+    model = mlp(64, 10, depth=4, width=16, activation="tanh", seed=1).double()
     split = digits(seed=1)
     loss = nn.functional.cross_entropy(model(split.x_train[:100].double()), split.y_train[:100])
     loss.backward()
@@ -49,7 +50,7 @@ def test_sigmoid_gradients_vanish_towards_the_input_and_relu_with_he_init_does_n
     assert sig[0] / sig[-1] < 1e-4
     per_layer = (sig[8] / sig[1]) ** (1 / 7)
     assert 4 < per_layer < 12  # the chapter's estimate: about sqrt(48) ~ 7 per layer
-    relu = gradients.gradient_norms_at_init(8, "relu", weight_scale=gradients.HE_SCALE)
+    relu = gradients.gradient_norms_at_init(8, "relu", weight_scale=HE_SCALE)
     assert 0.1 < relu[0] / relu[-1] < 10
 
 
@@ -70,7 +71,7 @@ def test_change_through_layers_fades_for_sigmoid_only():
     assert len(changes) == 6
     assert all(a > b > 0 for a, b in zip(changes, changes[1:]))
     assert changes[-1] < 1e-3 * changes[0]
-    he, he_loss = gradients.change_through_layers(6, "relu", weight_scale=gradients.HE_SCALE)
+    he, he_loss = gradients.change_through_layers(6, "relu", weight_scale=HE_SCALE)
     assert 0.1 < he[-1] / he[0] < 10
     assert he_loss > 100 * loss_change
 
@@ -88,7 +89,7 @@ def test_change_through_layers_moves_the_chosen_weight():
 def test_depth_sweep_separates_sigmoid_from_relu():
     budget = dict(depths=[1, 6], width=32, epochs=4, lr=0.1, batch_size=32)
     sig = gradients.train_accuracy_vs_depth("sigmoid", **budget)
-    relu = gradients.train_accuracy_vs_depth("relu", weight_scale=gradients.HE_SCALE, **budget)
+    relu = gradients.train_accuracy_vs_depth("relu", weight_scale=HE_SCALE, **budget)
     assert len(sig) == len(relu) == 2
     assert all(0.0 <= a <= 1.0 for a in sig + relu)
     assert sig[1] < 0.3  # near chance on its own training data

@@ -1,4 +1,4 @@
-"""dltips.landscapes: the 1-D landscape, the two forms of momentum, the saddle, Adam's moments and
+"""dltips.chapters.landscapes: the 1-D landscape, the two forms of momentum, the saddle, Adam's moments and
 the optimizer sweep."""
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dltips import landscapes as L
+from dltips.chapters import landscapes as L
 from dltips.data import digits
 from dltips.surfaces import gradient_at, loss_at
 from dltips.training import History

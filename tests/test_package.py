@@ -1,11 +1,13 @@
-"""Unit tests of the shared package dltips: data, models, training loop, plots, widgets."""
+"""Unit tests of the core of dltips: data, models, initialisation, training loops, plots,
+widgets, gradient checks (chapter modules have tests of their own)."""
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from dltips import data, diagnosis, gradcheck, models, plotting, training, widgets
+from dltips import data, gradcheck, initialisation, models, plotting, training, widgets
+from dltips.chapters import diagnosis
 
 
 def test_digits_split_sizes_and_train_only_standardisation():
@@ -137,3 +139,46 @@ def test_demo_redraws_when_a_control_changes_and_has_a_static_rendering():
     bundle = demo._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "slope = 3" in bundle["text/html"] and "data:image/png;base64," in bundle["text/html"]
+
+
+def test_initialise_schemes_set_the_variance_and_zero_biases():
+    model = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 200))
+    for scheme, var in [("he", lambda i, o: 2 / i), ("lecun", lambda i, o: 1 / i),
+                        ("xavier", lambda i, o: 2 / (i + o))]:
+        initialisation.initialise(model, scheme, seed=1)
+        for layer in (model[0], model[2]):
+            fan_out, fan_in = layer.weight.shape
+            assert layer.weight.var().item() == pytest.approx(var(fan_in, fan_out), rel=0.05)
+            assert torch.all(layer.bias == 0)
+    before = model[0].weight.clone()
+    initialisation.initialise(model, "default")
+    assert torch.equal(model[0].weight, before)
+    with pytest.raises(ValueError):
+        initialisation.initialise(model, "orthogonal")
+
+
+def test_mlp_prelu_and_maxout():
+    prelu = models.mlp(5, 3, depth=2, width=7, activation="prelu", seed=0)
+    slopes = [m for m in prelu if isinstance(m, nn.PReLU)]
+    assert len(slopes) == 2 and all(m.weight.shape == (7,) for m in slopes)
+    maxout = models.mlp(5, 3, depth=2, width=7, activation="maxout", pieces=3, seed=0)
+    x = torch.randn(4, 5)
+    assert maxout(x).shape == (4, 3)
+    layer = maxout[0]
+    assert isinstance(layer, models.Maxout) and layer.linear.out_features == 21
+    manual = torch.stack([x @ layer.linear.weight[m * 3 + k] + layer.linear.bias[m * 3 + k]
+                          for m in range(7) for k in range(3)], dim=1).view(4, 7, 3).max(2).values
+    torch.testing.assert_close(layer(x), manual)
+    relu = models.mlp(5, 3, depth=1, activation="relu", seed=0)
+    assert any(isinstance(m, nn.ReLU) for m in relu)
+
+
+def test_maxout_gradient_reaches_only_the_selected_piece():
+    torch.manual_seed(0)
+    layer = models.Maxout(3, 2, 4)
+    x = torch.randn(1, 3)
+    layer(x).sum().backward()
+    grads = layer.linear.bias.grad.view(2, 4)
+    assert torch.equal((grads != 0).sum(dim=1), torch.tensor([1, 1]))
+    chosen = layer.pieces_of(x).argmax(dim=2)[0]
+    assert torch.equal(grads.argmax(dim=1), chosen)

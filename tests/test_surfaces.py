@@ -1,4 +1,5 @@
-"""Tests of dltips.surfaces: surfaces, torch.optim trajectories, and the batch-size helpers."""
+"""Tests of dltips.surfaces (core: surfaces, torch.optim trajectories) and of
+dltips.chapters.adaptive (chapter 4: step lengths, the lecture's RMSProp, the batch-size helpers)."""
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 from dltips import surfaces as S
+from dltips.chapters import adaptive as A
 
 
 @pytest.fixture(autouse=True)
@@ -98,16 +100,16 @@ def test_adagrad_stalls_on_the_cliff_where_rmsprop_arrives():
     rms = S.trajectory("cliff", "rmsprop", 0.3, 300, start=(-4, 1))
     assert S.distance_to_minimum("cliff", ada)[-1] > 1.5
     assert S.distance_to_minimum("cliff", rms)[-1] < 0.05
-    eff = S.effective_learning_rates("cliff", ada)[:, 0]
+    eff = A.effective_learning_rates("cliff", ada)[:, 0]
     assert np.all(np.diff(eff[np.isfinite(eff)]) <= 1e-12)   # Adagrad's rates only shrink
-    eff_rms = S.effective_learning_rates("cliff", rms)[:, 0]
+    eff_rms = A.effective_learning_rates("cliff", rms)[:, 0]
     assert eff_rms[150] > eff_rms[5] > eff[5]                  # RMSProp's recover on the plateau
     assert eff_rms[150] > 30 * eff[150]
 
 
 def test_effective_learning_rate_of_sgd_is_its_learning_rate():
     path = S.trajectory("rosenbrock", "sgd", 0.02, 5)
-    np.testing.assert_allclose(S.effective_learning_rates("rosenbrock", path), 0.02, rtol=1e-9)
+    np.testing.assert_allclose(A.effective_learning_rates("rosenbrock", path), 0.02, rtol=1e-9)
 
 
 def test_plot_surface_draws_paths():
@@ -126,45 +128,45 @@ def test_plot_surface_draws_paths():
 
 
 def test_minibatch_training_counts_updates_and_is_reproducible():
-    run = S.minibatch_training(batch_size=50, epochs=3, n=120, lr=0.05)
+    run = A.minibatch_training(batch_size=50, epochs=3, n=120, lr=0.05)
     assert run.updates_per_epoch == 3                       # 50 + 50 + 20
     assert len(run.update_loss) == 1 + 3 * 3 and len(run.epoch_loss) == 4
     assert run.update_loss[0] == run.epoch_loss[0]
     assert run.update_loss[3] == run.epoch_loss[1] and run.update_loss[-1] == run.epoch_loss[-1]
     np.testing.assert_allclose(run.epochs_axis[[0, 3, 9]], [0, 1, 3])
-    again = S.minibatch_training(batch_size=50, epochs=3, n=120, lr=0.05)
+    again = A.minibatch_training(batch_size=50, epochs=3, n=120, lr=0.05)
     assert run.update_loss == again.update_loss
 
 
 def test_every_batch_size_starts_from_the_same_model():
-    a = S.minibatch_training(batch_size=1, epochs=1, n=40)
-    b = S.minibatch_training(batch_size=40, epochs=1, n=40)
+    a = A.minibatch_training(batch_size=1, epochs=1, n=40)
+    b = A.minibatch_training(batch_size=40, epochs=1, n=40)
     assert a.epoch_loss[0] == b.epoch_loss[0]
     assert len(a.update_loss) == 41 and len(b.update_loss) == 2
 
 
 def test_full_batch_with_tiny_steps_decreases_loss_monotonically():
-    run = S.minibatch_training(batch_size=10_000, epochs=15, n=100, lr=0.02)
+    run = A.minibatch_training(batch_size=10_000, epochs=15, n=100, lr=0.02)
     assert run.batch_size == 100 and run.updates_per_epoch == 1
     assert np.all(np.diff(run.epoch_loss) < 0)
 
 
 def test_gradient_noise_shrinks_with_batch_size():
-    out = S.gradient_noise([1, 16, 128, 200], n=200, draws=20)
+    out = A.gradient_noise([1, 16, 128, 200], n=200, draws=20)
     assert np.all(np.diff(out["relative_error"]) < 0)
     assert np.all(np.diff(out["cosine"]) > 0)
     assert out["relative_error"][-1] < 1e-5 and out["cosine"][-1] == pytest.approx(1.0)
 
 
 def test_seconds_per_epoch_is_positive():
-    secs = S.seconds_per_epoch([1, 64], n=64, repeats=1)
+    secs = A.seconds_per_epoch([1, 64], n=64, repeats=1)
     assert secs.shape == (2,) and np.all(secs > 0) and math.isfinite(secs.sum())
 
 
 def test_lecture_rmsprop_starts_sigma_at_the_first_gradient():
     lr, alpha = 0.05, 0.9
-    path = S.lecture_rmsprop_trajectory("cliff", lr, 30, alpha=alpha)
-    np.testing.assert_allclose(S.step_lengths(path)[0], [lr, lr], rtol=1e-6)  # first step = lr
+    path = A.lecture_rmsprop_trajectory("cliff", lr, 30, alpha=alpha)
+    np.testing.assert_allclose(A.step_lengths(path)[0], [lr, lr], rtol=1e-6)  # first step = lr
     w = np.array(S.SURFACES["cliff"].start, dtype=float)
     sigma2 = None
     for t in range(30):   # the lecture's recursion, written out
@@ -173,4 +175,4 @@ def test_lecture_rmsprop_starts_sigma_at_the_first_gradient():
         w = w - lr * g / (np.sqrt(sigma2) + 1e-8)
         np.testing.assert_allclose(path[t + 1], w, rtol=1e-10)
     torch_path = S.trajectory("cliff", "rmsprop", lr, 1, alpha=alpha)
-    np.testing.assert_allclose(S.step_lengths(torch_path)[0], lr / np.sqrt(1 - alpha), rtol=1e-6)
+    np.testing.assert_allclose(A.step_lengths(torch_path)[0], lr / np.sqrt(1 - alpha), rtol=1e-6)

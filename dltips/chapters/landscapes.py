@@ -1,6 +1,6 @@
-"""Momentum and Adam: a ball on a 1-D loss landscape, a saddle surface, and an optimizer race.
+"""Chapter 5, momentum and Adam: a ball on a 1-D loss landscape, a saddle surface, and an optimizer race.
 
-Chapter 5 uses these. Every optimizer step here is made by ``torch.optim`` itself (SGD with
+Every optimizer step here is made by ``torch.optim`` itself (SGD with
 momentum, RMSprop, Adagrad, Adam) on float64 tensors whose gradients autograd computes, so the
 figures show what the library does, not a re-implementation of the exercise's update rules.
 
@@ -28,10 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import Split, digits
-from .models import mlp
-from .surfaces import Surface, make_optimizer, trajectory
-from .training import History, fit
+from ..data import Split, digits
+from ..models import mlp
+from ..optimizers import make_optimizer
+from ..surfaces import Surface, trajectory
+from ..training import History, fit
 
 # --------------------------------------------------------------------------------------------
 # The 1-D landscape
@@ -58,6 +59,7 @@ def landscape(x: torch.Tensor) -> torch.Tensor:
     up to x = 4 (the plateau), a Gaussian dip of depth 0.25 at x = 5 (the shallow minimum), a
     second sigmoid drop at x = 6.5, a Gaussian well of depth 0.6 at x = 8 (the deep minimum)
     and a soft quadratic wall beyond x = 9.
+    Used by chapter 5.
     """
     x = torch.as_tensor(x, dtype=torch.float64)
     start = 1.5 * torch.sigmoid(-(x - 0.5) / 0.15)
@@ -71,14 +73,16 @@ def landscape(x: torch.Tensor) -> torch.Tensor:
 
 def landscape_curve(lo: float = XLIM[0], hi: float = XLIM[1], n: int = 600,
                     loss: Callable = landscape) -> tuple[np.ndarray, np.ndarray]:
-    """``(xs, loss(xs))`` on ``n`` evenly spaced points of [lo, hi], both of shape (n,)."""
+    """``(xs, loss(xs))`` on ``n`` evenly spaced points of [lo, hi], both of shape (n,).
+    Used by chapter 5."""
     xs = torch.linspace(lo, hi, n, dtype=torch.float64)
     with torch.no_grad():
         return xs.numpy(), loss(xs).numpy()
 
 
 def slope(x, loss: Callable = landscape) -> np.ndarray:
-    """d loss / dx at the points ``x`` (any shape), by autograd; returns the same shape."""
+    """d loss / dx at the points ``x`` (any shape), by autograd; returns the same shape.
+    Used by chapter 5."""
     t = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
     loss(t).sum().backward()
     return t.grad.numpy()
@@ -98,6 +102,7 @@ def momentum_path(lrs: Sequence[float], momentum: float, start: float = START,
     - ``form="lecture"``: the lecture's velocity form, v = momentum * v - lr_t * g, then
       w = w + v. It is the same optimizer with ``lr=1`` fed the gradient already multiplied by
       lr_t: its buffer is then exactly -v. The lecture form has no dampening.
+    Used by chapter 5.
     """
     if form not in ("pytorch", "lecture"):
         raise ValueError(f"form must be 'pytorch' or 'lecture', got {form!r}")
@@ -128,14 +133,15 @@ def roll_ball(momentum: float, lr: float = 0.2, steps: int = 300, start: float =
               dampening: float = 0.0, loss: Callable = landscape) -> np.ndarray:
     """Positions of a ball rolled by ``torch.optim.SGD(lr, momentum, dampening)`` on ``loss``
     from ``start`` for ``steps`` steps: shape (steps + 1,). ``momentum=0`` is plain gradient
-    descent."""
+    descent. Used by chapter 5."""
     return momentum_path([lr] * steps, momentum, start=start, dampening=dampening, loss=loss)
 
 
 def basin(x: float) -> str:
     """Which part of :func:`landscape` the position ``x`` lies in: ``'start'`` (left of the
     plateau), ``'plateau'``, ``'shallow minimum'`` (from the plateau's end to the bump),
-    ``'deep minimum'`` (right of the bump) or ``'diverged'`` (not finite)."""
+    ``'deep minimum'`` (right of the bump) or ``'diverged'`` (not finite).
+    Used by chapter 5, through :func:`outcome`."""
     if not np.isfinite(x):
         return "diverged"
     if x < PLATEAU[0]:
@@ -149,7 +155,8 @@ def basin(x: float) -> str:
 
 def outcome(path: np.ndarray, window: int = 20, tol: float = 1e-2) -> str:
     """Where a ball's ``path`` ended: the :func:`basin` of its last position if it moved less
-    than ``tol`` over each of its last ``window`` steps, else ``'still moving'``."""
+    than ``tol`` over each of its last ``window`` steps, else ``'still moving'``.
+    Used by chapter 5."""
     path = np.asarray(path, dtype=np.float64)
     if not np.all(np.isfinite(path)):
         return "diverged"
@@ -161,7 +168,7 @@ def outcome(path: np.ndarray, window: int = 20, tol: float = 1e-2) -> str:
 def escape_grid(lrs: Sequence[float], momenta: Sequence[float], steps: int = 400,
                 start: float = START) -> np.ndarray:
     """:func:`outcome` of :func:`roll_ball` for every learning rate (rows) and momentum
-    (columns): an object array of strings, shape (len(lrs), len(momenta))."""
+    (columns): an object array of strings, shape (len(lrs), len(momenta)). Used by chapter 5."""
     out = np.empty((len(lrs), len(momenta)), dtype=object)
     for i, lr in enumerate(lrs):
         for j, m in enumerate(momenta):
@@ -176,7 +183,8 @@ def _height(x) -> np.ndarray:
 
 def plot_ball(ax_land, ax_time, paths: dict[str, np.ndarray], colors: dict[str, str] | None = None):
     """Draw the landscape with each path's positions on ``ax_land`` and position against step
-    on ``ax_time`` (label -> path of shape (T,)). Marks the plateau and both minima."""
+    on ``ax_time`` (label -> path of shape (T,)). Marks the plateau and both minima.
+    Used by chapter 5."""
     xs, ys = landscape_curve()
     ax_land.plot(xs, ys, color="0.3", linewidth=1.5)
     ax_land.axvspan(*PLATEAU, color="0.9", zorder=0)
@@ -235,6 +243,7 @@ def race(surface: str | Surface, lr_sgd: float, lr_adaptive: float, steps: int,
     The two are kept apart because they mean different things: an SGD step is lr times the
     gradient, an adaptive step is about lr whatever the gradient's size. ``momentum`` is the
     momentum of ``"momentum"``; everything else uses PyTorch's defaults.
+    Used by chapter 5.
     """
     out = {}
     for name in optimizers:
@@ -248,7 +257,7 @@ def race(surface: str | Surface, lr_sgd: float, lr_adaptive: float, steps: int,
 
 def saddle_escape_step(path: np.ndarray, threshold: float = 0.5) -> int | None:
     """The first step at which a path on :data:`SADDLE` has |w2| >= ``threshold`` (it has left
-    the saddle towards a minimum), or ``None`` if it never does."""
+    the saddle towards a minimum), or ``None`` if it never does. Used by chapter 5."""
     w2 = np.abs(np.asarray(path, dtype=np.float64)[:, 1])
     hits = np.nonzero(w2 >= threshold)[0]
     return int(hits[0]) if len(hits) else None
@@ -260,6 +269,7 @@ def minimum_fraction(dims: Sequence[int], samples: int = 20000, seed: int = 0) -
     A critical point is a minimum only if the Hessian there curves upwards in *every*
     direction (all eigenvalues positive). Each sample is a (d, d) matrix (A + A^T) / 2 with
     standard normal A (the Gaussian orthogonal ensemble); returns shape (len(dims),).
+    Used by chapter 5.
     """
     gen = torch.Generator().manual_seed(seed)
     out = []
@@ -282,6 +292,7 @@ def adam_moments(grads, betas: tuple[float, float] = (0.9, 0.999)) -> dict[str, 
     Returns ``{"m": ..., "v": ...}``, each of shape ``grads.shape``: torch's ``exp_avg`` and
     ``exp_avg_sq``, the decaying averages of g and g^2, which start at zero (Adam divides them
     by 1 - beta^t only when it computes the step; the state itself is uncorrected).
+    Used by chapter 5.
     """
     grads = np.asarray(grads, dtype=np.float64)
     flat = grads.reshape(len(grads), -1)
@@ -300,7 +311,7 @@ def adam_moments(grads, betas: tuple[float, float] = (0.9, 0.999)) -> dict[str, 
 # Adam against SGD on the digits MLP (after Kingma & Ba 2015, section 6.2)
 # --------------------------------------------------------------------------------------------
 
-#: the optimizers of the digits experiment (``surfaces.OPTIMIZERS`` names).
+#: the optimizers of the digits experiment (``dltips.optimizers.OPTIMIZERS`` names).
 SWEEP_OPTIMIZERS = ("sgd", "nesterov", "adagrad", "rmsprop", "adam")
 #: the learning-rate grid searched for each optimizer.
 SWEEP_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -313,8 +324,9 @@ def optimizer_sweep(optimizers: Sequence[str] = SWEEP_OPTIMIZERS,
     """Train the same seeded ReLU MLP on digits with every optimizer and learning rate.
 
     Returns ``{(optimizer name, lr): History}``; every run starts from identical weights and
-    sees the same batches. ``optimizers`` are names of :data:`dltips.surfaces.OPTIMIZERS`
+    sees the same batches. ``optimizers`` are names of :data:`dltips.optimizers.OPTIMIZERS`
     (``"nesterov"`` is SGD with Nesterov momentum 0.9) with PyTorch's default settings.
+    Used by chapter 5.
     """
     split = split if split is not None else digits(seed=seed)
     results = {}
@@ -330,14 +342,16 @@ def optimizer_sweep(optimizers: Sequence[str] = SWEEP_OPTIMIZERS,
 
 def mean_train_loss(history: History) -> float:
     """The training loss averaged over the epochs (the area under the training curve, which
-    rewards fast progress), or +inf if any epoch's loss is not finite (the run diverged)."""
+    rewards fast progress), or +inf if any epoch's loss is not finite (the run diverged).
+    Used by chapter 5."""
     losses = np.asarray(history.train_loss, dtype=np.float64)
     return float(losses.mean()) if losses.size and np.all(np.isfinite(losses)) else float("inf")
 
 
 def best_runs(results: dict[tuple[str, float], History]) -> dict[str, tuple[float, History]]:
     """For each optimizer, the learning rate whose run has the lowest :func:`mean_train_loss`,
-    and that run: ``{name: (lr, History)}``, in the order the optimizers first appear."""
+    and that run: ``{name: (lr, History)}``, in the order the optimizers first appear.
+    Used by chapter 5."""
     best: dict[str, tuple[float, History]] = {}
     for (name, lr), history in results.items():
         if name not in best or mean_train_loss(history) < mean_train_loss(best[name][1]):
