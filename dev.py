@@ -12,7 +12,9 @@ Only the standard library is used here, so it runs with nothing installed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,20 +26,19 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-CACHE = ROOT / "_build" / ".jupyter_cache"
 
 
-def run(*cmd, **kwargs) -> None:
+def run(*cmd, cwd: Path = ROOT, **kwargs) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kwargs)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=cwd, **kwargs)
 
 
-def digest(*paths: Path) -> str:
+def digest(*paths: Path, root: Path = ROOT) -> str:
     h = hashlib.sha256()
     for path in paths:
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         for f in files:
-            h.update(str(f.relative_to(ROOT)).encode() + f.read_bytes())
+            h.update(str(f.relative_to(root)).encode() + f.read_bytes())
     return h.hexdigest()
 
 
@@ -58,24 +59,71 @@ def setup() -> None:
     stamp.write_text(wanted)
 
 
-def build_book(output: Path | None = None) -> Path:
-    """Build the book (executing chapters, with a cache); return the folder of its HTML.
+# A chapter's cache key: the core of dltips (its top-level modules) plus the chapter's own modules,
+# the ``dltips.chapters`` modules its code imports. The execution cache itself only knows a
+# chapter's own code.
+CHAPTER_IMPORT = re.compile(r"^\s*(?:from\s+dltips\.chapters\s+import\s+([\w\s,]+?)\s*$"
+                            r"|from\s+dltips\.chapters\.(\w+)\s+import|import\s+dltips\.chapters\.(\w+))",
+                            re.MULTILINE)
+FORGET = """import sys
+from pathlib import Path
+from jupyter_cache import get_cache
+cache = get_cache(sys.argv[1])
+for record in cache.list_cache_records():
+    if Path(record.uri).stem in sys.argv[2:]:
+        cache.remove_cache(record.pk)
+"""
 
-    The execution cache only knows a chapter's own code, so it is cleared whenever the shared
-    package ``dltips`` changes: a chapter's figures are never older than the code behind them.
+
+def chapter_modules(chapter: Path, root: Path = ROOT) -> list[Path]:
+    """The ``dltips/chapters/*.py`` files that ``chapter`` (a MyST notebook) imports."""
+    names = set()
+    for listed, one, other in CHAPTER_IMPORT.findall(chapter.read_text(encoding="utf-8")):
+        names.update(n.split(" as ")[0].strip() for n in listed.split(",") if n.strip())
+        names.update(n for n in (one, other) if n)
+    return sorted(root / "dltips" / "chapters" / f"{name}.py" for name in names)
+
+
+def chapter_keys(root: Path = ROOT) -> dict[str, str]:
+    """Chapter file stem -> digest of the core of dltips plus the chapter's own modules."""
+    core = sorted((root / "dltips").glob("*.py"))
+    return {chapter.stem: digest(*core, *chapter_modules(chapter, root), root=root)
+            for chapter in sorted((root / "book").glob("ch*.md"))}
+
+
+def refresh_changed_chapters(root: Path = ROOT) -> list[str]:
+    """Make the next build execute again exactly the chapters whose key changed; return them.
+
+    A changed chapter loses its records in the execution cache, and its source's modification
+    time is set to now, so that Sphinx (which re-reads only changed sources) reads it again and
+    myst-nb, finding no cached outputs, executes it. The keys are recorded next to the cache.
     """
-    stamp = ROOT / "_build" / ".dltips-digest"
-    current = digest(ROOT / "dltips")
-    if CACHE.exists() and (not stamp.exists() or stamp.read_text() != current):
-        print("dltips changed since the last build: clearing the execution cache", flush=True)
-        shutil.rmtree(CACHE)
-    cmd = [BIN / "jupyter-book", "build", ROOT, "-W", "-n", "--keep-going"]
+    cache = root / "_build" / ".jupyter_cache"
+    stamp = root / "_build" / ".chapter-keys.json"
+    old = json.loads(stamp.read_text()) if stamp.exists() else {}
+    new = chapter_keys(root)
+    changed = sorted(stem for stem, key in new.items() if old.get(stem) != key)
+    if changed:
+        print(f"dltips changed for {', '.join(changed)}: these chapters execute again", flush=True)
+        if cache.exists():
+            run(PYTHON, "-c", FORGET, cache, *changed)
+        for stem in changed:
+            os.utime(root / "book" / f"{stem}.md")
+    stamp.parent.mkdir(exist_ok=True)
+    stamp.write_text(json.dumps(new, indent=1, sort_keys=True))
+    return changed
+
+
+def build_book(output: Path | None = None, root: Path = ROOT) -> Path:
+    """Build the book of the project at ``root`` (executing chapters, with a cache); return the
+    folder of its HTML. A chapter's figures are never older than the code behind them: see
+    :func:`refresh_changed_chapters`."""
+    refresh_changed_chapters(root)
+    cmd = [BIN / "jupyter-book", "build", root, "-W", "-n", "--keep-going"]
     if output is not None:
         cmd += ["--path-output", output]
-    run(*cmd, env={**os.environ, "PYTHONHASHSEED": "0"})
-    stamp.parent.mkdir(exist_ok=True)
-    stamp.write_text(current)
-    return (output or ROOT) / "_build" / "html"
+    run(*cmd, env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(root)}, cwd=root)
+    return (output or root) / "_build" / "html"
 
 
 def book() -> None:
