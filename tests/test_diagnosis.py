@@ -12,15 +12,9 @@ from torch import nn
 
 from dltips.chapters import diagnosis
 
+torch.set_num_threads(1)  # small networks: one thread is faster, and the numbers are deterministic
+
 LN10 = math.log(10)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_expected_initial_loss_is_ln_k_and_matches_small_random_logits():
