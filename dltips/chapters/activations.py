@@ -15,7 +15,8 @@ stands in for an exercise function.
 - ``train_depths``           MLPs with any of these activations (PReLU and maxout included)
   trained on digits with one budget, by depth
 - ``dead_unit_fraction``     fraction of ReLU units that output 0 on every input
-- ``train_maxout_regression``, ``maxout_unit_curves``  the learned-activation experiment
+- ``train_maxout_regression``, ``maxout_unit_curves``, ``maxout_pieces_used``  the
+  learned-activation experiment
   (Goodfellow et al. 2013), with :class:`dltips.models.Maxout`
 """
 from __future__ import annotations
@@ -248,3 +249,26 @@ def maxout_unit_curves(layer: Maxout, x) -> tuple[np.ndarray, np.ndarray]:
     with torch.no_grad():
         pieces = layer.pieces_of(xt)
         return pieces.amax(dim=2).double().numpy(), pieces.double().numpy()
+
+
+def maxout_pieces_used(layer: Maxout, x) -> list[dict[str, list]]:
+    """Which pieces of each unit of a one-input maxout layer win somewhere on the points ``x``.
+
+    For every unit, left to right along the sorted ``x`` (N,): ``"pieces"``, the indices of the
+    pieces that are the maximum somewhere (each run of one winner listed once), ``"slopes"``,
+    those pieces' slopes, and ``"kinks"``, the midpoints between the neighbouring points of
+    ``x`` where the winner changes. A piece that never wins on ``x`` receives no gradient from
+    these inputs: it is *dead* there. Used by chapter 3.
+    """
+    xs = np.sort(np.asarray(x, dtype=np.float64).ravel())
+    _, pieces = maxout_unit_curves(layer, xs)
+    _, ends = maxout_unit_curves(layer, np.array([0.0, 1.0]))
+    slopes = ends[1] - ends[0]  # (units, K): each piece's rise from x = 0 to x = 1
+    summary = []
+    for unit in range(pieces.shape[1]):
+        winner = pieces[:, unit, :].argmax(axis=1)
+        change = np.nonzero(np.diff(winner))[0]
+        order = [int(winner[0])] + [int(winner[i + 1]) for i in change]
+        summary.append({"pieces": order, "slopes": [float(slopes[unit, k]) for k in order],
+                        "kinks": [float((xs[i] + xs[i + 1]) / 2) for i in change]})
+    return summary
