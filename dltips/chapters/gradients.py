@@ -128,3 +128,57 @@ def train_accuracy_vs_depth(activation: str, depths: Iterable[int] = range(1, 11
               epochs, batch_size, seed)
         accuracies.append(train_accuracy(model, split))
     return accuracies
+
+
+def hidden_statistics(depth: int, activation: str, width: int = 32, seed: int = 0,
+                      weight_scale: float = 1.0, n_examples: int = 256) -> dict[str, list[float]]:
+    """What each hidden layer of a freshly built network does to the signals, on digits.
+
+    The network is the one of :func:`gradient_norms_at_init`, run in float64 on the first
+    ``n_examples`` training digits. For every hidden layer (``depth`` entries, input to output)
+    returns, under ``"slope"``, the activation's derivative at the layer's pre-activations
+    (from autograd) averaged over examples and units: the factor the backward pass multiplies
+    by, on average; and under ``"mean_output"`` the mean of the layer's outputs (about 0.5 for
+    a sigmoid, near 0 for tanh: whether the next layer's inputs are centred on zero).
+    Used by chapter 2.
+    """
+    model = _network(depth, activation, width, seed, weight_scale, torch.float64)
+    h = _batch(n_examples, seed)[0].to(torch.float64)
+    slopes, means = [], []
+    with torch.no_grad():
+        for layer in model[:-1]:
+            if isinstance(layer, nn.Linear):
+                h = layer(h)
+                continue
+            with torch.enable_grad():
+                z = h.clone().requires_grad_(True)
+                out = layer(z)
+                (slope,) = torch.autograd.grad(out.sum(), z)  # elementwise: the derivative
+            slopes.append(slope.mean().item())
+            means.append(out.mean().item())
+            h = out.detach()
+    return {"slope": slopes, "mean_output": means}
+
+
+def weight_scale_sweep(activation: str, scales: Iterable[float], depth: int = 10,
+                       width: int = 32, seed: int = 0) -> dict[str, list[float]]:
+    """Slope, output mean and gradient shrinkage of a freshly built ``depth``-layer network at
+    each weight scale in ``scales`` (one entry per scale in every list).
+
+    ``"slope"`` and ``"mean_output"`` are :func:`hidden_statistics` averaged over the hidden
+    layers; ``"shrink"`` is the factor by which the weight gradient's norm
+    (:func:`gradient_norms_at_init`) shrinks per layer between the second and the last hidden
+    layer, ``(norm[depth - 1] / norm[1]) ** (1 / (depth - 2))``: above 1 the gradient vanishes
+    towards the input, below 1 it grows. Needs ``depth >= 3``. Used by chapter 2.
+    """
+    if depth < 3:
+        raise ValueError(f"need depth >= 3 to measure a per-layer factor, got {depth}")
+    out: dict[str, list[float]] = {"scale": [], "slope": [], "mean_output": [], "shrink": []}
+    for scale in scales:
+        stats = hidden_statistics(depth, activation, width, seed, scale)
+        norms = gradient_norms_at_init(depth, activation, width, seed, scale)
+        out["scale"].append(float(scale))
+        out["slope"].append(sum(stats["slope"]) / depth)
+        out["mean_output"].append(sum(stats["mean_output"]) / depth)
+        out["shrink"].append((norms[depth - 1] / norms[1]) ** (1 / (depth - 2)))
+    return out
