@@ -6,7 +6,9 @@ Everything here builds its own network (:func:`dltips.models.mlp`, then
 - :func:`gradient_norms_at_init`: how large each layer's weight gradient is before any training;
 - :func:`change_through_layers`: how a nudge to one first-layer weight fades (or not) layer by
   layer on its way to the loss;
-- :func:`train_accuracy_vs_depth`: the depth sweep of the chapter's experiment.
+- :func:`train_accuracy_vs_depth`: the depth sweep of the chapter's experiment;
+- :func:`hidden_statistics`, :func:`weight_scale_sweep`: each hidden layer's mean slope and mean
+  output, and the gradient's shrinkage per layer, against the weight scale (sigmoid vs tanh).
 
 ``weight_scale`` multiplies every weight matrix after PyTorch's default initialisation, whose
 entries are uniform on ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``; ``weight_scale = HE_SCALE``
