@@ -9,7 +9,9 @@ from collections import defaultdict
 from pathlib import Path
 
 GRADE_COLUMNS = ["student_id", "assignment", "score", "max_score"]
-CELL_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status"]
+CELL_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status",
+                "sandboxed"]
+FAILURE_COLUMNS = ["student_id", "assignment", "notebook", "failed_at", "message"]
 
 STATUS_TEXT = {
     "passed": "passed",
@@ -20,6 +22,7 @@ STATUS_TEXT = {
     "deleted": "tests cell deleted",
     "unreadable": "notebook could not be read",
     "missing": "notebook not submitted",
+    "grader-error": "the grader itself failed (your instructor will grade it again)",
 }
 
 
@@ -55,9 +58,11 @@ def grade_rows(cell_rows: list[dict]) -> list[dict]:
             for (s, a), t in sorted(totals.items())]
 
 
-def write_csvs(out: Path, cell_rows: list[dict]) -> None:
+def write_csvs(out: Path, cell_rows: list[dict], failure_rows: list[dict] = ()) -> None:
+    cells = [{**r, "sandboxed": "yes" if r.get("sandboxed", 1) else "no"} for r in cell_rows]
     write_atomic(out / "grades.csv", _csv(GRADE_COLUMNS, grade_rows(cell_rows)))
-    write_atomic(out / "cells.csv", _csv(CELL_COLUMNS, cell_rows))
+    write_atomic(out / "cells.csv", _csv(CELL_COLUMNS, cells))
+    write_atomic(out / "grader-errors.csv", _csv(FAILURE_COLUMNS, list(failure_rows)))
 
 
 def feedback_page(student: str, assignment: str, rows: list[dict], notes: list[str]) -> str:

@@ -1,28 +1,28 @@
 """Grade a folder of submissions: ``SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb``.
 
-Each notebook is merged with its trusted source (:mod:`autograder.notebooks`), run in worker
-processes (:mod:`autograder.runner`), and its verdicts recorded in one transaction
-(:mod:`autograder.gradebook`). Submissions are independent: ``jobs`` of them run at once, and
-nothing one of them does can change another's grade. A submission whose notebook and source are
+Each notebook is graded by a judge process of its own (:mod:`autograder.runner`,
+:mod:`autograder.judge`), whose student code runs in a sandbox (:mod:`autograder.sandbox`), and
+its verdicts are recorded in one transaction (:mod:`autograder.gradebook`). Submissions are
+independent: ``jobs`` of them run at once, and nothing one of them does can change another's
+grade or stop the run. A submission whose notebook and source are
 unchanged since it was last graded is not run again (``regrade=True`` forces it).
 """
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import feedback
 from .gradebook import Store
-from .notebooks import (SUSPICIOUS, SUSPICIOUS_HINT, Source, UnreadableNotebook,
-                        load_json_notebook, merge, read_source)
-from .runner import GraderError, run_plan
+from .notebooks import Source, UnreadableNotebook, read_source
+from .runner import GraderFailure, run_judge
+from .sandbox import SandboxUnavailable, check_available
 
-GRADER_VERSION = "1"  # part of every digest: bump it when grading changes, to regrade everything
-COPY_LIMIT = 50 * 2**20  # files in a submission folder larger than this are not copied
+GRADER_VERSION = "2"  # part of every digest: bump it when grading changes, to regrade everything
+STATUSES = ("passed", "failed", "error", "timeout", "crashed", "deleted", "unreadable", "missing",
+            "grader-error")
 
 
 @dataclass
@@ -36,9 +36,14 @@ class Job:
         return f"{self.student}/{self.source.assignment}/{self.source.notebook}.ipynb"
 
     def digest(self) -> str:
-        content = self.path.read_bytes() if self.path.is_file() else b"<missing>"
-        return hashlib.sha256(GRADER_VERSION.encode() + self.source.digest.encode() +
-                              content).hexdigest()
+        h = hashlib.sha256(GRADER_VERSION.encode() + self.source.digest.encode())
+        try:
+            with open(self.path, "rb") as f:
+                while chunk := f.read(2**20):
+                    h.update(chunk)
+        except OSError:
+            h.update(b"<missing>")
+        return h.hexdigest()
 
 
 @dataclass
@@ -97,54 +102,46 @@ def _all(source: Source, status: str, message: str) -> Result:
     return Result({c.grade_id: (0.0, status, message) for c in source.tests})
 
 
-def grade_job(job: Job, timeout: float) -> Result:
-    """Grade one submitted notebook. Raises GraderError only for the grader's own failures."""
+def grade_job(job: Job, timeout: float, sandboxed: bool = True) -> Result:
+    """Grade one submitted notebook. Raises GraderFailure only for the grader's own failures."""
     source = job.source
     if not job.path.is_file():
         return _all(source, "missing", f"{job.path.name} was not in the submission")
-    try:
-        submitted = load_json_notebook(job.path)
-    except UnreadableNotebook as exc:
-        return _all(source, "unreadable", str(exc))
-    plan = merge(source, submitted)
-    with tempfile.TemporaryDirectory(prefix="autograde-") as workdir:
-        for item in job.path.parent.iterdir():  # files the notebook may open, like nbgrader
-            if item.is_file() and item.stat().st_size <= COPY_LIMIT:
-                shutil.copy2(item, workdir)
-        outcomes, tampered = run_plan(plan, timeout, workdir)
-    result = Result({}, list(plan.notes))
-    for cell in plan.cells:
-        outcome = outcomes.get(cell.index)
-        if cell.kind in ("solution", "student") and outcome and outcome.status != "ok":
-            name = repr(cell.grade_id) if cell.grade_id else "that you added"
-            result.notes.append(f"your cell {name} did not run cleanly ({outcome.status}): "
-                                f"{outcome.message}")
+    report = run_judge(source, job.path, timeout, sandboxed)
+    result = Result({}, list(report.notes))
+    if not sandboxed:
+        result.notes.insert(0, "graded WITHOUT the sandbox (--no-sandbox): the student's code "
+                            "ran as an ordinary process of the grader's user")
+    names = {c.index: c.grade_id for c in source.cells}
+    for index, (status, message) in sorted(report.cells.items()):
+        if status != "ok":
+            name = names.get(index)
+            result.notes.append(f"your cell {name!r} did not run cleanly ({status}): {message}"
+                                if name else f"a cell you added did not run cleanly ({status}): "
+                                f"{message}")
     for cell in source.tests:
-        if cell.grade_id in plan.preset:
-            status, message = plan.preset[cell.grade_id]
-            result.verdicts[cell.grade_id] = (0.0, status, message)
-            continue
-        index = next(c.index for c in plan.cells if c.grade_id == cell.grade_id)
-        outcome = outcomes[index]
-        score = cell.points if outcome.status == "passed" else 0.0
-        result.verdicts[cell.grade_id] = (score, outcome.status, outcome.message)
-    if tampered:
-        result.notes.append("the code changed the grader's libraries (undone before every "
-                            "test): " + ", ".join(tampered[:10]))
-    student_code = "\n".join(c.source for c in plan.cells if c.kind in ("solution", "student"))
-    hits = sorted({m.group(0).strip() for m in SUSPICIOUS.finditer(student_code)})
-    if hits:
-        result.notes.append(SUSPICIOUS_HINT + ", ".join(hits[:10]))
+        status, message = report.verdicts[cell.grade_id]
+        if status not in STATUSES:
+            status, message = "crashed", f"the grader got no verdict for this cell ({status})"
+        score = cell.points if status == "passed" else 0.0
+        result.verdicts[cell.grade_id] = (score, status, message)
     return result
 
 
 def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path,
-              timeout: float = 60, jobs: int = 1, regrade: bool = False, log=print) -> int:
-    """Grade everything under ``submissions``; write OUT/grades.csv, OUT/cells.csv and
-    OUT/feedback/<student>/<assignment>.html. Returns the exit status (2 if the grader failed
-    on some submission, whose earlier grade is then kept)."""
+              timeout: float = 60, jobs: int = 1, regrade: bool = False, log=print,
+              sandboxed: bool = True) -> int:
+    """Grade everything under ``submissions``; write OUT/grades.csv, OUT/cells.csv,
+    OUT/grader-errors.csv and OUT/feedback/<student>/<assignment>.html. Returns the exit status
+    (2 if the grader itself failed on some submission: its earlier grade is kept, and the
+    failure is listed in grader-errors.csv for a rerun)."""
     sources = read_sources(source_dir)
     job_list, problems = find_jobs(submissions, sources)
+    if sandboxed:
+        try:
+            check_available()
+        except SandboxUnavailable as exc:
+            raise SystemExit(f"error: {exc}") from None
     out.mkdir(parents=True, exist_ok=True)
     store = Store(db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}")
     grader_failures = 0
@@ -160,22 +157,28 @@ def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path
             else:
                 todo.append((job, digest))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(grade_job, job, timeout): (job, digest) for job, digest in todo}
+            futures = {pool.submit(grade_job, job, timeout, sandboxed): (job, digest)
+                       for job, digest in todo}
             for future in as_completed(futures):
                 job, digest = futures[future]
                 try:
                     result = future.result()
-                except GraderError as exc:
+                    store.record(job.student, job.source, result.verdicts, digest, result.notes,
+                                 sandboxed)
+                except Exception as exc:  # noqa: BLE001 - GraderFailure, or a bug: never stop
                     grader_failures += 1
-                    log(f"{job.label}: GRADER ERROR, earlier grade kept: {exc}")
+                    message = str(exc) if isinstance(exc, GraderFailure) else \
+                        f"{type(exc).__name__}: {exc}"
+                    kept = store.record_failure(job.student, job.source, message, sandboxed)
+                    log(f"{job.label}: GRADER ERROR, " + ("earlier grade kept" if kept else
+                        "recorded as grader-error") + f"; rerun to grade it: {message}")
                     continue
-                store.record(job.student, job.source, result.verdicts, digest, result.notes)
                 score = sum(v[0] for v in result.verdicts.values())
                 statuses = sorted({v[1] for v in result.verdicts.values()} - {"passed"})
                 log(f"{job.label}: {score:g}/{job.source.max_score:g}"
                     + (f" ({', '.join(statuses)})" if statuses else ""))
         rows = store.cell_rows()
-        feedback.write_csvs(out, rows)
+        feedback.write_csvs(out, rows, store.failure_rows())
         by_page: dict[tuple[str, str], list[dict]] = {}
         for row in rows:
             by_page.setdefault((row["student_id"], row["assignment"]), []).append(row)

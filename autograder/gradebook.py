@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, inspect, select,
+                        text)
 from sqlalchemy.exc import SAWarning
 
 from .notebooks import Source
@@ -34,6 +35,7 @@ CELLS = Table(
     Column("message", Text, nullable=False, default=""),
     Column("digest", String(64), nullable=False, default=""),
     Column("graded_at", String(32), nullable=False),
+    Column("sandboxed", Integer, nullable=False, default=1),
 )
 NOTES = Table(
     "autograder_notes", _metadata,
@@ -41,6 +43,14 @@ NOTES = Table(
     Column("assignment", String(128), primary_key=True),
     Column("notebook", String(128), primary_key=True),
     Column("notes", Text, nullable=False, default=""),
+)
+FAILURES = Table(  # the grader's own failures, until the submission is graded again
+    "autograder_failures", _metadata,
+    Column("student_id", String(128), primary_key=True),
+    Column("assignment", String(128), primary_key=True),
+    Column("notebook", String(128), primary_key=True),
+    Column("message", Text, nullable=False, default=""),
+    Column("failed_at", String(32), nullable=False),
 )
 
 
@@ -60,6 +70,11 @@ class Store:
         scripts_on_path(os.environ)
         self.gradebook = Gradebook(db_url)
         _metadata.create_all(self.gradebook.engine)
+        columns = {c["name"] for c in inspect(self.gradebook.engine).get_columns(CELLS.name)}
+        if "sandboxed" not in columns:  # a gradebook written by grader version 1
+            with self.gradebook.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE autograder_cells ADD COLUMN sandboxed INTEGER "
+                                  "NOT NULL DEFAULT 1"))
 
     def close(self) -> None:
         self.gradebook.close()
@@ -87,9 +102,9 @@ class Store:
         return row[0] if row else None
 
     def record(self, student: str, source: Source, verdicts: dict[str, tuple[float, str, str]],
-               digest: str, notes: list[str]) -> None:
+               digest: str, notes: list[str], sandboxed: bool = True) -> None:
         """Store ``verdicts`` (grade_id -> (score, status, message)) and the notes for the
-        feedback page, in one transaction."""
+        feedback page, in one transaction; clear an earlier grader failure."""
         gb, db = self.gradebook, self.gradebook.db
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
@@ -113,14 +128,42 @@ class Store:
                     student_id=student, assignment=source.assignment, notebook=source.notebook,
                     grade_id=cell.grade_id, position=position, score=score,
                     max_score=cell.points, status=status,
-                    message=message, digest=digest, graded_at=now))
+                    message=message, digest=digest, graded_at=now, sandboxed=int(sandboxed)))
             key = dict(student_id=student, assignment=source.assignment, notebook=source.notebook)
             db.execute(NOTES.delete().where(*(NOTES.c[k] == v for k, v in key.items())))
             db.execute(NOTES.insert().values(**key, notes="\n".join(notes)))
+            db.execute(FAILURES.delete().where(*(FAILURES.c[k] == v for k, v in key.items())))
             db.commit()
         except Exception:
             db.rollback()
             raise
+
+    def record_failure(self, student: str, source: Source, message: str,
+                       sandboxed: bool = True) -> bool:
+        """Note that the grader itself failed on this submission. An earlier grade is kept (and
+        True returned); with none, every tests cell is recorded as ``grader-error`` with no
+        digest, so that the next run grades it again."""
+        kept = self.digest(student, source) is not None
+        if not kept:
+            self.record(student, source, {c.grade_id: (0.0, "grader-error", message)
+                                          for c in source.tests}, "", [], sandboxed)
+        db = self.gradebook.db
+        key = dict(student_id=student, assignment=source.assignment, notebook=source.notebook)
+        try:
+            db.execute(FAILURES.delete().where(*(FAILURES.c[k] == v for k, v in key.items())))
+            db.execute(FAILURES.insert().values(**key, message=message[:4000], failed_at=datetime.now(
+                timezone.utc).isoformat(timespec="seconds")))
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+        return kept
+
+    def failure_rows(self) -> list[dict]:
+        """The grader's failures still waiting for a rerun."""
+        rows = self.gradebook.db.execute(select(FAILURES).order_by(
+            FAILURES.c.student_id, FAILURES.c.assignment, FAILURES.c.notebook)).mappings().all()
+        return [dict(r) for r in rows]
 
     def cell_rows(self) -> list[dict]:
         """Every recorded verdict, by student, assignment, notebook, then notebook order."""

@@ -13,13 +13,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUSPICIOUS_HINT = ("for the instructor: constructs that can reach into the grader, worth a "
-                   "look: ")
-SUSPICIOUS = re.compile(r"_getframe|f_back|f_locals|f_globals|gc\.get_|__code__|__defaults__|"
-                        r"ctypes|sys\.modules|__builtins__|setattr\(\s*(np|numpy|torch|builtins)|"
-                        r"^\s*(np|numpy|torch|builtins|math)\.[\w.]+\s*=[^=]|settrace|setprofile|"
-                        r"/proc/self|os\.(write|dup2|_exit)|dltips\.checks",
-                        re.MULTILINE)
 MARKER = re.compile(r"^[ \t]*###[ \t]*(BEGIN|END)[ \t]+(SOLUTION|HIDDEN TESTS)[ \t]*$", re.MULTILINE)
 
 
@@ -49,6 +42,7 @@ class Source:
     cells: list[Cell]
     contract: list[str]
     digest: str
+    path: Path
 
     @property
     def tests(self) -> list[Cell]:
@@ -144,7 +138,7 @@ def read_source(path: Path) -> Source:
         cells.append(Cell(len(cells), kind, grade_id, strip_markers(text),
                           float(meta.get("points", 0) or 0)))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Source(path.parent.name, path.stem, cells, contract, digest)
+    return Source(path.parent.name, path.stem, cells, contract, digest, path.resolve())
 
 
 def merge(source: Source, submission: dict) -> Plan:
@@ -159,6 +153,8 @@ def merge(source: Source, submission: dict) -> Plan:
         if not isinstance(raw, dict) or raw.get("cell_type") != "code":
             continue
         grade_id = _nbgrader(raw).get("grade_id")
+        if type(grade_id) is not str:  # a list or number here is a broken notebook, not a key
+            grade_id = None
         text = _text(raw.get("source"))
         if grade_id in known and grade_id not in present:
             present.add(grade_id)

@@ -1,180 +1,141 @@
-"""Run one merged notebook plan in worker processes, surviving whatever the student code does.
+"""Grade one submitted notebook: run its judge process and turn the judge's events into verdicts.
 
-Each cell gets ``timeout`` seconds. A cell that runs too long, or takes the process down
-(``os._exit``, a segfault, running out of memory), is recorded and skipped, and a fresh worker
-carries on from where the last one stopped. Only this parent decides verdicts; it accepts only
-events that carry the nonce it gave the worker.
+The judge (:mod:`autograder.judge`) is trusted code, but it handles a hostile submission, so
+this side still treats its output with care: a time limit for the whole submission, capped
+lines, and type checks on every event. A failure of the grader itself *before* any student code
+ran raises :class:`GraderFailure` (the caller keeps the earlier grade and says so); anything that
+goes wrong after that is the submission's, and becomes the status of the cells it cost.
 """
 from __future__ import annotations
 
 import json
 import os
-import resource
-import secrets
 import selectors
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from .notebooks import Plan
+from .notebooks import Source
 
-MEMORY_LIMIT = 6 * 2**30  # bytes of address space per worker
-FILE_LIMIT = 64 * 2**20   # largest file a worker may write, its own log included
+LINE_LIMIT = 2**20          # bytes of one event line
+STARTUP_ALLOWANCE = 180.0   # seconds for starting the judge and the student process
+
+
+class GraderFailure(Exception):
+    """The grader itself failed before any student code ran (not the submission's doing)."""
 
 
 @dataclass
-class Outcome:
-    status: str   # passed | failed | error | timeout | crashed | deleted | ... ; "ok" for code cells
-    message: str = ""
+class Report:
+    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)  # grade_id -> (status, msg)
+    cells: dict[int, tuple[str, str]] = field(default_factory=dict)     # solution/added cells
+    notes: list[str] = field(default_factory=list)
 
 
-class GraderError(Exception):
-    """The grader itself could not run the plan (not the student's doing)."""
+def _text(value, limit: int = 2000) -> str:
+    return value[:limit] if type(value) is str else ""
 
 
-def _limit_worker() -> None:  # runs in the child before exec
-    os.setsid()
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-
-
-def _worker_env() -> dict:
+def _judge_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
-    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
+               PYTHONDONTWRITEBYTECODE="1")
     return env
 
 
-def run_plan(plan: Plan, timeout: float, workdir: str, startup_timeout: float = 120) -> tuple[
-        dict[int, Outcome], list[str]]:
-    """Run ``plan``; return outcomes by cell index, and what the guard found tampered with."""
-    outcomes: dict[int, Outcome] = {}
-    skip: set[int] = set()
-    tampered: list[str] = []
-    tests = [c.index for c in plan.cells if c.kind == "tests"]
-    for _attempt in range(len(plan.cells) + 2):
-        pending = [i for i in tests if i not in outcomes]
-        if not pending:
-            break
-        # cells that already have a verdict, or killed a worker, are not run again
-        done = {i for i, o in outcomes.items() if o.status in ("timeout", "crashed")} | {
-            i for i in outcomes if i in tests}
-        finished, crashed_at = _one_worker(plan, skip | done, timeout, workdir, startup_timeout,
-                                           outcomes, tampered)
-        if crashed_at is not None:
-            skip.add(crashed_at)
-        elif finished:
-            break
-    for i in tests:
-        outcomes.setdefault(i, Outcome("crashed", "the grader could not get a verdict"))
-    return outcomes, tampered
-
-
-def _one_worker(plan, skip, timeout, workdir, startup_timeout, outcomes, tampered):
-    """One worker process: returns (finished normally, index of the cell that killed it)."""
-    nonce = secrets.token_hex(16)
-    read_fd, write_fd = os.pipe()
-    payload = json.dumps({"cells": [c.as_plan() for c in plan.cells], "skip": sorted(skip),
-                          "contract": plan.contract, "fd": write_fd, "nonce": nonce})
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, "-m", "autograder.worker"], stdin=subprocess.PIPE,
-                                stdout=log, stderr=log, cwd=workdir, env=_worker_env(),
-                                pass_fds=(write_fd,), preexec_fn=_limit_worker)
-        os.close(write_fd)
+def run_judge(source: Source, notebook: Path, timeout: float, sandboxed: bool) -> Report:
+    """Grade ``notebook`` against ``source``; raise GraderFailure for the grader's own failures."""
+    job = {"source": str(source.path), "notebook": str(notebook.resolve()), "timeout": timeout,
+           "sandboxed": sandboxed}
+    code_cells = len(source.cells)
+    deadline = time.monotonic() + STARTUP_ALLOWANCE + (2 * code_cells + 4) * timeout
+    report, student_code, done = Report(), False, False
+    problem = ""
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryDirectory(prefix="judge-") as cwd:
+        proc = subprocess.Popen([sys.executable, "-m", "autograder.judge"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errors, cwd=cwd, env=_judge_env(),
+                                start_new_session=True)
         try:
-            proc.stdin.write(payload.encode())
+            proc.stdin.write(json.dumps(job).encode())
             proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        current, deadline = None, time.monotonic() + startup_timeout
-        buffer = b""
-        finished = False
-        with selectors.DefaultSelector() as sel, os.fdopen(read_fd, "rb", buffering=0) as pipe:
-            sel.register(pipe, selectors.EVENT_READ)
-            eof = False
-            while not eof and not finished:
-                wait = deadline - time.monotonic()
-                if wait <= 0:
-                    _kill(proc)
-                    if current is None:
-                        raise GraderError("the worker did not start within "
-                                          f"{startup_timeout:.0f} s")
-                    outcomes[current] = Outcome("timeout", f"stopped after {timeout:g} s: an "
-                                                "endless loop, or far too slow")
-                    return False, current
-                if not sel.select(timeout=min(wait, 1.0)):
+            for event in _events(proc, deadline):
+                kind = event.get("event")
+                if kind == "unreadable":
+                    message = _text(event.get("message"))
+                    report.verdicts = {c.grade_id: ("unreadable", message) for c in source.tests}
+                elif kind == "parsed" or kind == "notes":
+                    notes = event.get("notes")
+                    report.notes += [_text(n, 500) for n in notes] if type(notes) is list else []
+                elif kind == "grader_error":
+                    problem = _text(event.get("message"))
+                    if not student_code:
+                        raise GraderFailure(problem)
+                elif kind == "student_code":
+                    student_code = True
+                elif kind == "cell" and type(event.get("index")) is int:
+                    report.cells[event["index"]] = (_text(event.get("status"), 20),
+                                                    _text(event.get("message")))
+                elif kind == "verdict" and type(event.get("grade_id")) is str:
+                    report.verdicts[event["grade_id"]] = (_text(event.get("status"), 20),
+                                                          _text(event.get("message")))
+                elif kind == "done":
+                    done = True
+        except TimeoutError:
+            problem = "the grading of this notebook ran past its overall time limit"
+        finally:
+            _stop(proc)
+            errors.seek(0)
+            tail = errors.read()[-1500:].decode("utf-8", "replace").strip()
+    if not done and not student_code and not report.verdicts:
+        raise GraderFailure(problem or f"the judge process stopped unexpectedly: {tail}")
+    for cell in source.tests:
+        if cell.grade_id not in report.verdicts:
+            why = problem or "the grading process stopped before this cell got a verdict"
+            report.verdicts[cell.grade_id] = ("crashed", why)
+    return report
+
+
+def _events(proc: subprocess.Popen, deadline: float):
+    """The judge's events, one dict per line, until it closes its output; TimeoutError past
+    ``deadline``. Lines that are not JSON objects are skipped."""
+    buffer = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError()
+            if not sel.select(timeout=min(left, 1.0)):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                return
+            buffer += chunk
+            if len(buffer) > LINE_LIMIT and b"\n" not in buffer:
+                buffer = b""  # an overlong line is dropped
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except (ValueError, RecursionError):
                     continue
-                chunk = pipe.read(65536)
-                if not chunk:
-                    eof = True
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    event = _parse(line, nonce)
-                    if event is None:
-                        continue
-                    kind = event.get("event")
-                    if kind == "start":
-                        current = event.get("index")
-                        deadline = time.monotonic() + timeout
-                    elif kind == "done":
-                        outcomes[event.get("index")] = Outcome(str(event.get("status")),
-                                                               str(event.get("message", "")))
-                        current = None
-                        deadline = time.monotonic() + timeout
-                    elif kind == "tampering":
-                        tampered[:] = [str(x) for x in event.get("changed", [])]
-                    elif kind == "grader_error":
-                        _kill(proc)
-                        raise GraderError(str(event.get("message")))
-                    elif kind == "finished":
-                        finished = True
-        code = _reap(proc)
-        if finished:
-            return True, None
-        if current is None:
-            log.seek(0)
-            tail = log.read()[-2000:].decode("utf-8", "replace")
-            raise GraderError(f"the worker exited with code {code} outside any cell: {tail}")
-        outcomes[current] = Outcome("crashed", f"the Python process died while this cell ran "
-                                    f"({_describe_exit(code)})")
-        return False, current
+                if isinstance(event, dict):
+                    yield event
 
 
-def _parse(line: bytes, nonce: str) -> dict | None:
+def _stop(proc: subprocess.Popen) -> None:
     try:
-        event = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(event, dict) or event.get("nonce") != nonce:
-        return None
-    return event
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _reap(proc)
-
-
-def _reap(proc: subprocess.Popen) -> int:
-    try:
-        return proc.wait(timeout=10)
+        proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
+        pass
+    try:
         os.killpg(proc.pid, signal.SIGKILL)
-        return proc.wait()
-
-
-def _describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+    from .sandbox import remove_leftover_cgroups
+    remove_leftover_cgroups(proc.pid)

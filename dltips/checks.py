@@ -1,10 +1,13 @@
-"""Assertion helpers for exercise tests: readable messages, and values the student can't fake.
+"""Assertion helpers for exercise tests: readable messages, on plain values.
 
-Every helper first turns the student's value into a plain trusted type (a float64 ndarray, a
-float, a str) and then compares it with functions captured when this module was imported. A
-returned object with a doctored ``__eq__``, or a numpy/torch function patched after import,
-therefore cannot make a comparison pass. The autograder also registers a hook (see
-``add_guard``) that undoes patches to numpy, torch and builtins before every comparison.
+Every helper first turns the student's value into a plain type (a float64 ndarray, a float, a
+str) and then compares, so the message can say where and by how much a result is wrong. When the
+autograder grades, tests run in a judge process that never runs student code: the values reaching
+these helpers there are already plain data decoded by the grader (see ``autograder/remote.py``).
+In a student's own notebook (nbgrader's Validate) they simply check the student's values.
+
+:func:`in_student_process` marks a setup-cell helper that must run beside the student's code
+(for example one that back-propagates through a tensor the student's function returned).
 """
 from __future__ import annotations
 
@@ -27,27 +30,22 @@ _max = np.max
 _isclose_scalar = math.isclose
 
 
-def _make_guard_registry():
-    hooks = []
+def in_student_process(fn):
+    """Mark a function defined in a setup cell to run in the student's process when graded.
 
-    def add(hook):
-        hooks.append(hook)
-
-    def run():
-        for hook in hooks:
-            hook()
-
-    return add, run
-
-
-add_guard, _run_guards = _make_guard_registry()
-add_guard.__doc__ = "Register a function that restores trusted state; run before each check."
+    In a notebook it is ``fn`` unchanged. In the autograder's judge, calling it sends the call to
+    the student process (where the setup cells ran too), so it can work on live objects the
+    student's code returns, such as a tensor with a gradient graph; only its result, as plain
+    data, comes back. Its result is therefore only as trustworthy as any student result: compare
+    it with a reference computed in the tests cell.
+    """
+    fn.__autograder_student_side__ = True
+    return fn
 
 
 def as_array(value, name: str = "result") -> np.ndarray:
     """``value`` as a float64 ndarray; torch tensors are detached. Raises AssertionError if it
     is not array-like numbers."""
-    _run_guards()
     if _TENSOR and isinstance(value, _TENSOR):
         value = value.detach().cpu().to(torch.float64).numpy()
     try:
@@ -60,7 +58,6 @@ def as_array(value, name: str = "result") -> np.ndarray:
 
 def as_float(value, name: str = "result") -> float:
     """``value`` as a Python float: a number, or an array/tensor with exactly one element."""
-    _run_guards()
     if isinstance(value, bool):
         raise AssertionError(f"{name} should be a number, got the bool {value}")
     if isinstance(value, numbers.Real):
@@ -113,7 +110,6 @@ def assert_number_close(actual, expected: float, name: str = "result", rtol: flo
 
 def assert_equal_str(actual, expected: str, name: str = "result") -> None:
     """Fail unless ``actual`` is exactly the string ``expected`` (a str subclass is not enough)."""
-    _run_guards()
     if type(actual) is not str:
         raise AssertionError(f"{name}: expected the str {expected!r}, got a "
                              f"{type(actual).__name__}: {actual!r:.80}")
@@ -123,7 +119,6 @@ def assert_equal_str(actual, expected: str, name: str = "result") -> None:
 
 def assert_true(condition, message: str) -> None:
     """``assert`` that cannot be fooled by an object whose truth value is faked."""
-    _run_guards()
     if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
         raise AssertionError(message)
 

@@ -1,0 +1,229 @@
+"""The judge: one trusted process per submission, which never runs student code.
+
+Started by :mod:`autograder.runner` as ``python -m autograder.judge`` with a JSON job on standard
+input; reports on standard output, one JSON line per event. It
+
+1. reads the trusted source notebook and the submission (size-capped, in this memory-limited
+   process), and merges them (:func:`autograder.notebooks.merge`);
+2. runs the setup cells here, in its own ``__main__`` namespace;
+3. starts the student process (:mod:`autograder.sandbox`) and runs there the setup cells, then
+   the student's solution cells and added cells, each with the time limit;
+4. runs each tests cell here, where the contract names are stand-ins that call into the student
+   process (:mod:`autograder.remote`), and decides its verdict.
+
+Tests cells, their hidden part and the reference values never reach the student process; what
+the student process says is only data, so no verdict depends on anything its code can forge.
+
+Events: ``parsed`` (notes), ``unreadable`` (message), ``grader_error`` (message: the grader's own
+failure, before any student code ran), ``student_code`` (from here on, failures are the
+submission's), ``cell`` (index, status, message: a solution or added cell), ``verdict``
+(grade_id, status, message), ``notes`` and ``done``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+import types
+from pathlib import Path
+
+from . import remote, sandbox
+from .notebooks import UnreadableNotebook, load_json_notebook, merge, read_source
+
+NOTEBOOK_LIMIT = 32 * 2**20   # bytes: a larger submitted notebook is not read
+JUDGE_MEMORY = 8 * 2**30      # address space of the judge itself
+
+
+def describe_tests_failure(exc: BaseException) -> str:
+    """The message a student sees for an exception in a tests cell: never the tests' code."""
+    if isinstance(exc, remote.StudentError):
+        where = f" (raised in your code: {exc.where})" if exc.where else " (raised in your code)"
+        text = str(exc).strip()
+        return (f"{exc.type_name}: {text}" if text else exc.type_name)[:1500] + where
+    text = str(exc).strip()
+    if isinstance(exc, AssertionError):
+        return (text or "a test failed")[:2000]
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:2000]
+
+
+class Judge:
+    def __init__(self, job: dict, emit):
+        self.job = job
+        self.emit = emit
+        self.timeout = float(job["timeout"])
+        self.module = types.ModuleType("__main__")
+        sys.modules["__main__"] = self.module
+        self.ns = self.module.__dict__
+
+    def run(self) -> None:
+        source = read_source(Path(self.job["source"]))
+        try:
+            submission = _load_submission(Path(self.job["notebook"]))
+        except UnreadableNotebook as exc:
+            self.emit(event="unreadable", message=str(exc))
+            return
+        plan = merge(source, submission)
+        self.emit(event="parsed", notes=plan.notes)
+        for grade_id, (status, message) in plan.preset.items():
+            self.emit(event="verdict", grade_id=grade_id, status=status, message=message)
+        setup = [c for c in plan.cells if c.kind == "setup"]
+        for cell in setup:
+            try:
+                exec(compile(cell.source, f"<setup {cell.grade_id}>", "exec"), self.ns)
+            except BaseException as exc:  # noqa: BLE001
+                self.emit(event="grader_error", message=f"setup cell {cell.grade_id} failed in "
+                          f"the judge: {type(exc).__name__}: {exc}")
+                return
+        modules = sandbox.course_modules([c.source for c in setup])
+        folder = Path(self.job["notebook"]).parent
+        file_notes: list[str] = []
+
+        def start():
+            child, notes = sandbox.start(folder, modules, self.job["sandboxed"])
+            file_notes[:] = notes
+            return child
+
+        session = remote.Session(start, self.timeout)
+        session.setup_objects = {k: v for k, v in self.ns.items()
+                                 if isinstance(v, (type, types.FunctionType))}
+        try:
+            session.start()
+        except (Exception, remote.StudentCrashed) as exc:  # noqa: BLE001
+            self.emit(event="grader_error", message=f"the student process could not start: {exc}")
+            return
+        if not self._run_student_cells(plan, session):
+            return
+        self.emit(event="notes", notes=[f"file {n}" for n in file_notes])
+        stand_ins = {name: remote.StudentName(session, name) for name in plan.contract}
+        student_side = {name: remote.StudentName(session, name) for name, value in self.ns.items()
+                        if getattr(value, "__autograder_student_side__", False) is True}
+        for cell in plan.cells:
+            if cell.kind != "tests":
+                continue
+            self.ns.update(stand_ins)
+            self.ns.update(student_side)
+            status, message = self._run_tests_cell(cell, session)
+            self.emit(event="verdict", grade_id=cell.grade_id, status=status, message=message)
+        session.kill()
+
+    def _run_student_cells(self, plan, session: remote.Session) -> bool:
+        """Run setup, solution and added cells in the student process, in notebook order.
+        Returns False after a grader error (a setup cell failed before any student code ran)."""
+        student_code_ran = False
+        for cell in plan.cells:
+            if cell.kind == "tests":
+                continue
+            if cell.kind != "setup" and not student_code_ran:
+                student_code_ran = True
+                self.emit(event="student_code")
+            filename = f"<cell {cell.grade_id or 'added by student'}>"
+            try:
+                session.ensure()
+                session.deadline = time.monotonic() + self.timeout
+                session.run_cell(cell.source, filename)
+                status, message = "ok", ""
+                session.replay.append((cell.source, filename))
+            except remote.StudentError as exc:
+                status, message = "error", f"{exc.type_name}: {exc}"[:1500] + (
+                    f" ({exc.where})" if exc.where else "")
+                session.replay.append((cell.source, filename))
+            except remote.CellTimeout as exc:
+                status, message = "timeout", str(exc)
+            except remote.StudentCrashed as exc:
+                status, message = "crashed", str(exc)
+            except Exception as exc:  # noqa: BLE001 - starting a fresh process failed
+                status, message = "crashed", f"the student process could not start again: {exc}"
+            if cell.kind == "setup" and status != "ok" and not student_code_ran:
+                self.emit(event="grader_error", message=f"setup cell {cell.grade_id} failed in "
+                          f"the student process: {message}")
+                session.kill()
+                return False
+            if cell.kind != "setup":
+                self.emit(event="cell", index=cell.index, status=status, message=message)
+        if not student_code_ran:
+            self.emit(event="student_code")
+        return True
+
+    def _run_tests_cell(self, cell, session: remote.Session) -> tuple[str, str]:
+        try:
+            session.ensure()
+        except (remote.StudentError, remote.CellTimeout, remote.StudentCrashed) as exc:
+            session.kill()
+            return "crashed", f"the student's code could not be loaded again: {exc}"
+        except Exception as exc:  # noqa: BLE001
+            return "crashed", f"the student process could not start again: {exc}"
+        session.deadline = time.monotonic() + self.timeout
+        real_out, real_err = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = open(os.devnull, "w")
+        try:
+            exec(compile(cell.source, f"<tests {cell.grade_id}>", "exec"), self.ns)
+            return "passed", ""
+        except remote.CellTimeout as exc:
+            return "timeout", str(exc)
+        except remote.StudentCrashed as exc:
+            return "crashed", str(exc)
+        except remote.AuthoringError as exc:
+            return "error", f"the grader could not run this test (tell your instructor): {exc}"
+        except remote.StudentError as exc:
+            message = describe_tests_failure(exc)
+            if exc.type_name == "NameError":
+                message += (" (was its solution cell deleted, or did it fail to run?)")
+            status = "failed" if isinstance(exc, AssertionError) else "error"
+            return status, message
+        except AssertionError as exc:
+            return "failed", describe_tests_failure(exc)
+        except Exception as exc:  # noqa: BLE001 - what the student's values made the tests raise
+            return "error", describe_tests_failure(exc)
+        except BaseException as exc:  # noqa: BLE001 - e.g. SystemExit from a tests cell
+            return "error", describe_tests_failure(exc)
+        finally:
+            sys.stdout.close()
+            sys.stdout, sys.stderr = real_out, real_err
+            session.deadline = None
+
+
+def _load_submission(path: Path) -> dict:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableNotebook(f"cannot read {path.name}: {exc.strerror}") from None
+    if size > NOTEBOOK_LIMIT:
+        raise UnreadableNotebook(f"{path.name} is {size / 2**20:.0f} MB, over the "
+                                 f"{NOTEBOOK_LIMIT // 2**20} MB a notebook may have (clear its "
+                                 "outputs and submit again)")
+    try:
+        return load_json_notebook(path)
+    except (RecursionError, MemoryError):
+        raise UnreadableNotebook(f"{path.name} is nested too deeply or too large to read") \
+            from None
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    resource.setrlimit(resource.RLIMIT_AS, (JUDGE_MEMORY, JUDGE_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    events = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+
+    def emit(**event):
+        events.write(json.dumps(event) + "\n")
+        events.flush()
+
+    try:
+        import torch
+        torch.set_num_threads(1)
+        Judge(job, emit).run()
+    except BaseException:  # noqa: BLE001 - the grader's own failure, reported as such
+        emit(event="grader_error", message="the judge failed: " + traceback.format_exc()[-1500:])
+    emit(event="done")
+    events.close()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

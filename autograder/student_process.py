@@ -1,0 +1,183 @@
+"""The student process: runs a submission's cells and answers the judge's calls into them.
+
+Started by :mod:`autograder.sandbox` (inside Bubblewrap unless the instructor said
+``--no-sandbox``) as ``python -I -c "from autograder.student_process import main; main()" FD``,
+where FD is its end of a socket pair with the judge. Everything here runs with the student's code
+in the same process, so nothing it sends is trusted: the judge decodes replies from a closed set
+of types (:mod:`autograder.wire`) and computes every verdict itself.
+
+Requests (one frame each, answered by one frame):
+
+- ``run``: execute a cell's source in the student namespace (a module registered as
+  ``__main__``, so that objects the judge pickles by reference resolve here);
+- ``call``: call a name of the student namespace, or an object behind a handle, with arguments
+  the judge pickled (the judge is trusted, so unpickling its bytes is safe here); reply with the
+  result and the new state of the arguments that may have changed in place;
+- ``getattr``: an attribute of an object behind a handle;
+- ``get``: the value of a name of the student namespace.
+"""
+from __future__ import annotations
+
+import io
+import linecache
+import os
+import pickle
+import socket
+import sys
+import traceback
+import types
+
+NOBODY = 65534
+OUTPUT_CAP = 20_000
+
+
+class _Capped(io.StringIO):
+    """Swallows what student code prints, keeping at most OUTPUT_CAP characters."""
+
+    def write(self, text):
+        if self.tell() < OUTPUT_CAP:
+            super().write(str(text)[: OUTPUT_CAP - self.tell()])
+        return len(text)
+
+
+def _drop_privileges() -> None:
+    """Become the unprivileged user ``nobody`` (when started as root inside the sandbox)."""
+    if os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        if os.getuid() != NOBODY or os.geteuid() != NOBODY:  # pragma: no cover - paranoia
+            os._exit(3)
+
+
+def describe(exc: BaseException) -> dict:
+    """The exception as data: its type name, its text and where in the student's cells."""
+    where = ""
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if f.filename.startswith("<cell ")]
+        if frames:
+            last = frames[-1]
+            where = f"cell {last.filename[6:-1]}, line {last.lineno}: {(last.line or '').strip()[:120]}"
+        text = str(exc)
+    except BaseException:  # noqa: BLE001 - a student exception may break even str()
+        text = "(its message could not be read)"
+    return {"type": type(exc).__name__[:100], "message": text[:2000], "where": where[:300]}
+
+
+class Server:
+    def __init__(self, sock: socket.socket):
+        from . import wire
+        self.wire = wire
+        self.sock = sock
+        self.module = types.ModuleType("__main__")
+        sys.modules["__main__"] = self.module
+        self.ns = self.module.__dict__
+        self.objects: dict[int, object] = {}
+        self.ids: dict[int, int] = {}
+
+    def register(self, obj) -> tuple[int, str]:
+        key = id(obj)
+        if key not in self.ids:
+            self.ids[key] = len(self.objects) + 1
+            self.objects[self.ids[key]] = obj
+        try:
+            name = type(obj).__qualname__
+        except BaseException:  # noqa: BLE001
+            name = "object"
+        return self.ids[key], str(name)
+
+    def reply_value(self, value, extra: dict | None = None, sync: list | None = None) -> None:
+        tree, buffers = self.wire.encode({"value": value, "sync": sync or []}, self.register)
+        self.wire.send(self.sock, {"ok": True, "result": tree, **(extra or {})}, buffers)
+
+    def reply_error(self, exc: BaseException) -> None:
+        self.wire.send(self.sock, {"ok": False, "error": describe(exc)})
+
+    def resolve(self, target: dict):
+        if "handle" in target:
+            return self.objects[target["handle"]]
+        name = target["name"]
+        if name not in self.ns:
+            raise NameError(f"name '{name}' is not defined")
+        return self.ns[name]
+
+    def unpickle(self, data: bytes):
+        server = self
+
+        class Loader(pickle.Unpickler):
+            def persistent_load(self, pid):
+                kind, value = pid
+                return server.resolve({kind: value})
+
+        return Loader(io.BytesIO(data)).load()
+
+    def handle(self, request: dict, buffers: list[bytes]) -> None:
+        op = request.get("op")
+        if op == "run":
+            source, filename = request["source"], request["filename"]
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            code = compile(source, filename, "exec")
+            exec(code, self.ns)  # noqa: S102 - this is the student's own process
+            self.wire.send(self.sock, {"ok": True})
+        elif op == "call":
+            from . import inplace
+            fn = self.resolve(request["target"])
+            args, kwargs, targets, grads = self.unpickle(buffers[0])
+            for target, stored in zip(targets, grads):  # pickling drops stored gradients
+                inplace.restore_grads(target, stored)
+            result = fn(*args, **kwargs)
+            self.reply_value(result, sync=[inplace.capture(t) for t in targets])
+        elif op == "getattr":
+            self.reply_value(getattr(self.resolve({"handle": request["handle"]}), request["name"]))
+        elif op == "get":
+            self.reply_value(self.resolve({"name": request["name"]}))
+        else:
+            raise ValueError(f"unknown request {op!r}")
+
+    def serve(self) -> None:
+        real_out, real_err = sys.stdout, sys.stderr
+        while True:
+            try:
+                request, buffers = self.wire.receive(self.sock)
+            except self.wire.ChannelClosed:
+                return
+            if request.get("op") == "exit":
+                return
+            sys.stdout = sys.stderr = _Capped()
+            try:
+                self.handle(request, buffers)
+            except BaseException as exc:  # noqa: BLE001 - report whatever the student raised
+                sys.stdout, sys.stderr = real_out, real_err
+                try:
+                    self.reply_error(exc)
+                except BaseException:  # noqa: BLE001 - e.g. an unencodable result
+                    self.wire.send(self.sock, {"ok": False, "error": {
+                        "type": "ProtocolError", "message": "the reply could not be sent",
+                        "where": ""}})
+            finally:
+                sys.stdout, sys.stderr = real_out, real_err
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    if os.environ.get("AUTOGRADER_DROP_PRIVILEGES") == "1":
+        _drop_privileges()
+    if os.environ.get("AUTOGRADER_MEMORY_LIMIT"):  # unsandboxed: a per-process cap at least
+        import resource
+        limit = int(os.environ["AUTOGRADER_MEMORY_LIMIT"])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):  # student output goes nowhere; the judge hears only the socket
+        os.dup2(devnull, target)
+    sock = socket.socket(fileno=fd)
+    try:
+        import numpy  # noqa: F401 - warm the imports the cells will need
+        import torch  # noqa: F401
+
+        from . import wire
+        wire.send(sock, {"ready": True})  # before any student code: start-up is not a cell's time
+        Server(sock).serve()
+    finally:
+        os._exit(0)  # skip interpreter teardown: student objects may misbehave in finalisers
