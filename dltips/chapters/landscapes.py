@@ -19,6 +19,9 @@ figures show what the library does, not a re-implementation of the exercise's up
   (the Adam-vs-SGD experiment after Kingma & Ba 2015); :func:`best_runs` picks each optimizer's
   best learning rate.
 - :func:`adam_moments` reads Adam's moment estimates from ``torch.optim.Adam``'s state.
+- :func:`tuned_quadratic_settings`, :func:`quadratic_distances`, :func:`steps_to_shrink` and
+  :func:`conditioning_sweep`: gradient descent against heavy-ball momentum on a quadratic bowl of
+  condition number kappa (Polyak 1964), at their best settings.
 """
 from __future__ import annotations
 
@@ -357,3 +360,84 @@ def best_runs(results: dict[tuple[str, float], History]) -> dict[str, tuple[floa
         if name not in best or mean_train_loss(history) < mean_train_loss(best[name][1]):
             best[name] = (lr, history)
     return best
+
+
+# --------------------------------------------------------------------------------------------
+# Momentum on an ill-conditioned quadratic
+# --------------------------------------------------------------------------------------------
+
+
+def tuned_quadratic_settings(kappa: float, largest: float = 1.0) -> dict[str, float]:
+    """The best constant settings of gradient descent and of heavy-ball momentum on a quadratic
+    whose curvatures (Hessian eigenvalues) lie in ``[largest / kappa, largest]``, and the
+    factor by which each shrinks the distance to the minimum per step in the worst direction.
+
+    Gradient descent: learning rate ``2 / (L + mu)``, rate ``(kappa - 1) / (kappa + 1)``.
+    Momentum (Polyak 1964; ``torch.optim.SGD(lr, momentum)`` is the same iteration): learning
+    rate ``4 / (sqrt(L) + sqrt(mu))**2`` and momentum ``((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**2``,
+    rate ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``. Returns a dict with keys ``gd_lr``,
+    ``gd_rate``, ``momentum_lr``, ``momentum`` and ``momentum_rate``. Used by chapter 5.
+    """
+    if kappa < 1 or largest <= 0:
+        raise ValueError(f"need kappa >= 1 and largest > 0, got kappa={kappa}, largest={largest}")
+    smallest = largest / kappa
+    root = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    return {"gd_lr": 2 / (largest + smallest), "gd_rate": (kappa - 1) / (kappa + 1),
+            "momentum_lr": float(4 / (np.sqrt(largest) + np.sqrt(smallest)) ** 2),
+            "momentum": float(root ** 2), "momentum_rate": float(root)}
+
+
+def quadratic_distances(kappa: float, lr: float, momentum: float, steps: int,
+                        until: float | None = None) -> np.ndarray:
+    """Distance to the minimum of ``L(w) = (w1**2 / kappa + w2**2) / 2`` (condition number
+    ``kappa``) after each of ``steps`` steps of ``torch.optim.SGD(lr=lr, momentum=momentum)``
+    from ``w = (1, 1)``: shape ``(steps + 1,)``, entry 0 being ``sqrt(2)``. The gradient
+    ``(w1 / kappa, w2)`` is written into ``w.grad`` directly (it is exact), in float64. With
+    ``until``, stops early once the distance is at most ``until`` times the first one (the
+    array is then shorter). Used by chapter 5.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    curvature = torch.tensor([1.0 / kappa, 1.0], dtype=torch.float64)
+    w = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
+    distances = np.empty(steps + 1)
+    distances[0] = w.detach().norm().item()
+    for t in range(1, steps + 1):
+        w.grad = curvature * w.detach()
+        opt.step()
+        distances[t] = w.detach().norm().item()
+        if until is not None and distances[t] <= until * distances[0]:
+            return distances[:t + 1]
+    return distances
+
+
+def steps_to_shrink(distances: np.ndarray, factor: float = 1e-6) -> int | None:
+    """The first step at which the distance is at most ``factor`` times its start, or ``None``
+    if it never is. Used by chapter 5."""
+    below = np.nonzero(np.asarray(distances) <= factor * distances[0])[0]
+    return int(below[0]) if len(below) else None
+
+
+def conditioning_sweep(kappas: Sequence[float], factor: float = 1e-6) -> dict[str, np.ndarray]:
+    """For each condition number, the steps that tuned gradient descent and tuned momentum
+    (:func:`tuned_quadratic_settings`) need to shrink the distance to the minimum of the
+    :func:`quadratic_distances` bowl by ``factor``, measured, and what their worst-direction
+    rates predict, ``log(factor) / log(rate)``. Returns arrays of shape ``(len(kappas),)``
+    under the keys ``kappa``, ``gd``, ``momentum``, ``gd_predicted``, ``momentum_predicted``.
+    Used by chapter 5.
+    """
+    out = {key: np.zeros(len(kappas)) for key in
+           ("kappa", "gd", "momentum", "gd_predicted", "momentum_predicted")}
+    for i, kappa in enumerate(kappas):
+        s = tuned_quadratic_settings(kappa)
+        out["kappa"][i] = kappa
+        for name, lr, mu, rate in [("gd", s["gd_lr"], 0.0, s["gd_rate"]),
+                                   ("momentum", s["momentum_lr"], s["momentum"],
+                                    s["momentum_rate"])]:
+            predicted = np.log(factor) / np.log(rate) if rate > 0 else 1.0
+            distances = quadratic_distances(kappa, lr, mu, int(3 * predicted) + 10, until=factor)
+            found = steps_to_shrink(distances, factor)
+            out[name][i] = np.nan if found is None else found
+            out[f"{name}_predicted"][i] = predicted
+    return out
