@@ -21,6 +21,7 @@ submission's), ``cell`` (index, status, message: a solution or added cell), ``ve
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import resource
@@ -100,11 +101,17 @@ class Judge:
         stand_ins = {name: remote.StudentName(session, name) for name in plan.contract}
         student_side = {name: remote.StudentName(session, name) for name, value in self.ns.items()
                         if getattr(value, "__autograder_student_side__", False) is True}
+        values = _value_names(source)  # contract names bound by assignment: read as data
         for cell in plan.cells:
             if cell.kind != "tests":
                 continue
             self.ns.update(stand_ins)
             self.ns.update(student_side)
+            for name in values:
+                try:
+                    self.ns[name] = session.get(name)
+                except (remote.StudentError, remote.CellTimeout, remote.StudentCrashed):
+                    pass  # the stand-in stays, and using it says what is wrong
             status, message = self._run_tests_cell(cell, session)
             self.emit(event="verdict", grade_id=cell.grade_id, status=status, message=message)
         session.kill()
@@ -183,6 +190,17 @@ class Judge:
             sys.stdout.close()
             sys.stdout, sys.stderr = real_out, real_err
             session.deadline = None
+
+
+def _value_names(source) -> list[str]:
+    """Contract names that the solution cells bind by assignment (a constant, not a function)."""
+    names = []
+    for cell in source.cells:
+        if cell.kind == "solution":
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign):
+                    names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return names
 
 
 def _load_submission(path: Path) -> dict:

@@ -16,6 +16,9 @@ from pathlib import Path
 MARKER = re.compile(r"^[ \t]*###[ \t]*(BEGIN|END)[ \t]+(SOLUTION|HIDDEN TESTS)[ \t]*$", re.MULTILINE)
 
 
+ADDED_CELLS_LIMIT = 100  # code cells a student added that are run; later ones are ignored
+
+
 class UnreadableNotebook(Exception):
     """The file is not a notebook this grader can read; the message says why."""
 
@@ -148,7 +151,7 @@ def merge(source: Source, submission: dict) -> Plan:
     student_solutions: dict[str, str] = {}
     present: set[str] = set()
     added_after: dict[str | None, list[str]] = {}
-    anchor = None
+    anchor, added = None, 0
     for raw in submission["cells"]:
         if not isinstance(raw, dict) or raw.get("cell_type") != "code":
             continue
@@ -162,9 +165,13 @@ def merge(source: Source, submission: dict) -> Plan:
                 student_solutions[grade_id] = text
             anchor = grade_id
         elif text.strip():
-            added_after.setdefault(anchor, []).append(text)
+            added += 1
+            if added <= ADDED_CELLS_LIMIT:
+                added_after.setdefault(anchor, []).append(text)
 
     plan = Plan([], source.contract)
+    if added > ADDED_CELLS_LIMIT:
+        plan.notes.append(f"only the first {ADDED_CELLS_LIMIT} code cells you added were run")
 
     def add(kind, grade_id, text, points=0.0):
         plan.cells.append(Cell(len(plan.cells), kind, grade_id, text, points))
