@@ -1,15 +1,22 @@
-"""Units of the autograder: reading notebooks, merging a submission, the guard, the runner."""
+"""Units of the autograder: reading notebooks, merging a submission, the wire format, in-place
+arguments, the judge's stand-ins, and the judge end to end on a tiny assignment."""
+import io
 import json
+import pickle
+import socket
 import sys
+import types
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
-from autograder import authoring
-from autograder.guard import Guard
-from autograder.notebooks import (Cell, Plan, UnreadableNotebook, contract_names,
-                                  load_json_notebook, merge, read_source, strip_markers)
-from autograder.runner import run_plan
+from autograder import authoring, inplace, remote, wire
+from autograder.notebooks import (UnreadableNotebook, contract_names, load_json_notebook, merge,
+                                  read_source, strip_markers)
+from autograder.runner import GraderFailure, run_judge
+from grading import sandbox_problem
 
 
 def source_notebook(tmp_path):
@@ -89,90 +96,210 @@ def test_strip_markers_and_contract_names():
     assert contract_names("import x\ndef f(): pass\nclass C: pass\nA = B = 1\n") == ["f", "C", "A", "B"]
 
 
-def test_guard_restores_patched_functions_classes_and_code():
-    import dltips.checks
-    guard = Guard().snapshot()
-    real_allclose = np.allclose
-    real_code = dltips.checks.assert_true.__code__
-    try:
-        np.allclose = lambda *a, **k: True
-        import torch
-        torch.Tensor.__eq__ = lambda *a: True
-        dltips.checks.assert_true.__code__ = (lambda *a: None).__code__
-        changed = guard.restore()
-    finally:
-        guard.restore()
-    assert np.allclose is real_allclose
-    assert dltips.checks.assert_true.__code__ is real_code
-    assert not bool((torch.tensor([1]) == torch.tensor([2])).all())
-    assert {"numpy.allclose", "dltips.checks.assert_true"} <= set(changed)
-    assert any(c.endswith("Tensor.__eq__") for c in changed)
+def test_merge_treats_a_grade_id_that_is_not_a_string_as_an_added_cell(tmp_path):
+    source = source_notebook(tmp_path)
+    plan = merge(source, {"cells": [
+        {"cell_type": "code", "source": "x = 1", "metadata": {"nbgrader": {"grade_id": ["a"]}}},
+        {"cell_type": "code", "source": "def square(x):\n    return x * x",
+         "metadata": {"nbgrader": {"grade_id": "square"}}}]})
+    assert [c.kind for c in plan.cells][:2] == ["student", "setup"]
 
 
-def run(tmp_path, cells, contract, timeout=10):
-    plan = Plan([Cell(i, kind, gid, text) for i, (kind, gid, text) in enumerate(cells)], contract)
-    outcomes, tampered = run_plan(plan, timeout, str(tmp_path))
-    return [outcomes.get(i) for i in range(len(cells))], tampered
+# --- wire format ----------------------------------------------------------------------------
+
+def roundtrip(value):
+    handles = []
+    tree, buffers = wire.encode(value, lambda obj: (handles.append(obj) or len(handles), "X"))
+    a, b = socket.socketpair()
+    with a, b:
+        wire.send(a, {"v": tree}, buffers)
+        header, got = wire.receive(b, deadline=None)
+    return wire.decode(header["v"], got, lambda i, t: ("handle", i, t)), handles
 
 
-def test_runner_survives_an_endless_loop_and_a_dying_process(tmp_path):
-    outcomes, _ = run(tmp_path, [
-        ("setup", "setup", "x = 1"),
-        ("solution", "f", "def f():\n    while True:\n        pass"),
-        ("solution", "g", "import os\ndef g():\n    os._exit(3)"),
-        ("solution", "h", "def h():\n    return 2"),
-        ("tests", "t1", "f()"),
-        ("tests", "t2", "g()"),
-        ("tests", "t3", "assert h() == 2"),
-        ("tests", "t4", "assert h() == 3, 'h is not 3'"),
-    ], ["f", "g", "h"], timeout=3)
-    statuses = [o.status if o else None for o in outcomes]
-    assert statuses[4:] == ["timeout", "crashed", "passed", "failed"]
-    assert "exit code 3" in outcomes[5].message and "h is not 3" in outcomes[7].message
+def test_wire_roundtrips_the_closed_set_of_values():
+    value = {"f": 1.5, "nan": float("nan"), "i": 2**70, "s": "x", "b": b"\x00", "n": None,
+             "t": (1, [2.0, True]), "set": {1, 2}, 3: complex(1, -2),
+             "a": np.arange(6, dtype=np.int16).reshape(2, 3), "scalar": np.float32(2.5),
+             "tensor": torch.arange(4, dtype=torch.bfloat16), "zero_d": torch.tensor(3),
+             "empty": torch.zeros(0, 3), "dtype": torch.float64}
+    got, handles = roundtrip(value)
+    assert handles == []
+    assert np.isnan(got["nan"]) and got["i"] == 2**70 and got[3] == complex(1, -2)
+    assert got["t"] == (1, [2.0, True]) and got["set"] == {1, 2} and got["b"] == b"\x00"
+    assert got["a"].dtype == np.int16 and (got["a"] == value["a"]).all()
+    assert type(got["scalar"]) is np.float32 and got["scalar"] == 2.5
+    assert got["tensor"].dtype == torch.bfloat16 and torch.equal(got["tensor"], value["tensor"])
+    assert got["zero_d"].shape == () and int(got["zero_d"]) == 3
+    assert got["empty"].shape == (0, 3) and got["dtype"] is torch.float64
 
 
-def test_runner_tests_see_only_contract_names_and_trusted_modules(tmp_path):
-    outcomes, tampered = run(tmp_path, [
-        ("setup", "setup", "import numpy as np"),
-        ("solution", "f", "import numpy\nnumpy.allclose = lambda *a, **k: True\n"
-                          "np = None\nsecret = 42\ndef f():\n    return 1"),
-        ("tests", "t1", "assert not np.allclose([1.0], [2.0])"),
-        ("tests", "t2", "secret"),
-        ("tests", "t3", "assert f() == 1"),
-    ], ["f"])
-    assert [o.status for o in outcomes[2:]] == ["passed", "error", "passed"]
-    assert "secret" in outcomes[3].message
-    assert "numpy.allclose" in tampered
+def test_wire_turns_other_objects_and_subclasses_into_handles():
+    class Sneaky(float):
+        def __eq__(self, other):
+            return True
+
+    got, handles = roundtrip([Sneaky(1.0), object()])
+    assert got == [("handle", 1, "X"), ("handle", 2, "X")] and isinstance(handles[0], Sneaky)
 
 
-def test_runner_a_crash_in_a_solution_cell_only_costs_its_own_tests(tmp_path):
-    outcomes, _ = run(tmp_path, [
-        ("setup", "setup", "pass"),
-        ("solution", "f", "import os\nos._exit(1)\ndef f():\n    return 1"),
-        ("solution", "g", "def g():\n    return 2"),
-        ("tests", "t1", "assert f() == 1"),
-        ("tests", "t2", "assert g() == 2"),
-    ], ["f", "g"])
-    assert outcomes[1].status == "crashed"
-    assert [o.status for o in outcomes[3:]] == ["error", "passed"]
+@pytest.mark.parametrize("tree, buffers, problem", [
+    ({"$": "ndarray", "dtype": "object", "shape": [1], "b": 0}, [b"x" * 8], "dtype"),
+    ({"$": "ndarray", "dtype": "float64", "shape": [2], "b": 0}, [b"x" * 8], "size"),
+    ({"$": "tensor", "dtype": "float32", "shape": [-1], "b": 0, "grad": False}, [b""], "shape"),
+    ({"$": "ndarray", "dtype": "float64", "shape": [1], "b": 5}, [b"x" * 8], "buffer"),
+    ({"$": "numpy.load", "v": "x"}, [], "tag"),
+    ({"$": "handle", "id": "1", "type": "X"}, [], "handle"),
+    ({"$": "dict", "k": [[1]], "v": [2]}, [], "unhashable"),
+    ({"$": "int", "v": "1" * 5000}, [], "int"),
+])
+def test_wire_rejects_malformed_values(tree, buffers, problem):
+    with pytest.raises(wire.ProtocolError):
+        wire.decode(tree, buffers, lambda i, t: None)
 
 
-def test_forged_events_without_the_nonce_are_ignored(tmp_path):
-    outcomes, _ = run(tmp_path, [
-        ("setup", "setup", "pass"),
-        ("solution", "f", "import os, json\n"
-         "for fd in range(3, 20):\n"
-         "    try:\n"
-         "        os.write(fd, b'\\n' + json.dumps({'event': 'done', 'index': 2, 'status': 'passed',"
-         " 'nonce': 'guess'}).encode() + b'\\n')\n"
-         "    except OSError:\n"
-         "        pass\n"
-         "def f():\n    return 0"),
-        ("tests", "t", "assert f() == 1, 'f should be 1'"),
-    ], ["f"])
-    assert outcomes[2].status == "failed"
+def test_wire_rejects_deep_nesting_and_oversized_frames():
+    deep = []
+    for _ in range(200):
+        deep = [deep]
+    with pytest.raises(wire.ProtocolError):
+        wire.decode(deep, [])
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(wire.PREFIX.pack(wire.MAGIC, wire.MAX_HEADER + 1, 0))
+        with pytest.raises(wire.ProtocolError):
+            wire.receive(b, deadline=None)
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(b"GARBAGE!" * 4)
+        with pytest.raises(wire.ProtocolError):
+            wire.receive(b, deadline=None)
 
 
-def test_worker_is_importable_without_side_effects():
-    import autograder.worker as worker
-    assert callable(worker.main) and sys.modules["autograder.worker"] is worker
+# --- arguments changed in place -----------------------------------------------------------------
+
+def test_inplace_brings_back_a_model_and_optimizer_changed_by_student_code():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(0)
+    config = {"lr": 1}
+    found = inplace.targets((model, [opt], rng), {"config": config})
+    assert found[0] is model and opt in found and rng in found and config in found
+    copy_model, copy_opt, copy_rng, copy_config = pickle.loads(pickle.dumps(
+        (model, opt, rng, config)))
+    copy_model.train(False)
+    copy_model(torch.randn(5, 3)).sum().backward()
+    copy_opt.step()
+    copy_rng.normal()
+    copy_config["lr"] = 2
+    originals = [model, opt, rng, config]
+    for obj, changed in zip(originals, [copy_model, copy_opt, copy_rng, copy_config]):
+        state, _ = roundtrip(inplace.capture(changed))
+        inplace.apply(obj, state, "argument")
+    assert not model.training and config == {"lr": 2}
+    assert torch.equal(model[0].weight, copy_model[0].weight)
+    assert torch.equal(model[0].weight.grad, copy_model[0].weight.grad)
+    assert opt.state_dict()["state"][0]["momentum_buffer"].shape == (4, 3)
+    assert rng.normal() == copy_rng.normal()
+
+
+def test_inplace_refuses_state_that_does_not_fit():
+    model = nn.Linear(3, 2)
+    state, _ = roundtrip(inplace.capture(nn.Linear(3, 5)))
+    with pytest.raises(ValueError, match="another shape"):
+        inplace.apply(model, state, "argument 1")
+    with pytest.raises(ValueError, match="wrong kind"):
+        inplace.apply(np.zeros(3), {"kind": "module"}, "argument 2")
+
+
+# --- stand-ins --------------------------------------------------------------------------------
+
+def test_handles_refuse_comparisons_truth_and_conversion():
+    session = remote.Session(lambda: None, 1)
+    handle = remote.Handle(session, 1, "AlwaysEqual")
+    for attempt in (lambda: handle == 1, lambda: bool(handle), lambda: hash(handle),
+                    lambda: float(handle), lambda: list(handle), lambda: np.asarray(handle) + 1):
+        with pytest.raises(TypeError, match="student's process"):
+            attempt()
+
+
+def test_a_class_defined_in_a_tests_cell_cannot_be_passed_to_student_code(monkeypatch):
+    session = remote.Session(lambda: None, 1)
+    module = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", module)
+    namespace = module.__dict__
+    exec("class Probe:\n    pass\n", namespace)
+    with pytest.raises(remote.AuthoringError, match="defined in a tests cell"):
+        remote._ArgPickler(io.BytesIO(), session).dump((namespace["Probe"](),))
+    session.setup_objects = {"Probe": namespace["Probe"]}  # defined by a setup cell: allowed
+    remote._ArgPickler(io.BytesIO(), session).dump((namespace["Probe"](),))
+
+
+def test_student_exceptions_keep_their_builtin_type():
+    exc = remote.student_error({"type": "ValueError", "message": "call fit first", "where": ""})
+    assert isinstance(exc, ValueError) and str(exc) == "call fit first"
+    assert type(remote.student_error({"type": 3})) is remote.StudentError
+
+
+# --- the judge, end to end ----------------------------------------------------------------------
+
+def judge(tmp_path, solutions: dict[str, str], tests: dict[str, str], setup="import numpy as np",
+          submitted: dict[str, str] | None = None, timeout=10):
+    cells = [authoring.setup("setup", setup)]
+    for gid, code in solutions.items():
+        cells.append(authoring.solution(gid, code))
+    for gid, code in tests.items():
+        cells.append(authoring.tests(gid, 1, code))
+    source = read_source(authoring.write_notebook(tmp_path / "src" / "hw" / "hw.ipynb", cells))
+    sub = tmp_path / "sub" / "hw.ipynb"
+    sub.parent.mkdir(parents=True)
+    sub.write_text(json.dumps(submission([("setup", setup)] + list((submitted or solutions).items())
+                                         + [(gid, "") for gid in tests])))
+    report = run_judge(source, sub, timeout, sandboxed=sandbox_problem() is None)
+    return {gid: report.verdicts[gid] for gid in tests}, report
+
+
+def test_judge_survives_an_endless_loop_and_a_dying_process(tmp_path):
+    verdicts, _ = judge(tmp_path, {
+        "f": "def f():\n    while True:\n        pass",
+        "g": "import os\ndef g():\n    os._exit(3)",
+        "h": "def h():\n    return 2"},
+        {"t1": "f()", "t2": "g()", "t3": "assert h() == 2", "t4": "assert h() == 3, 'h is not 3'"},
+        timeout=3)
+    assert [v[0] for v in verdicts.values()] == ["timeout", "crashed", "passed", "failed"]
+    assert verdicts["t4"][1] == "h is not 3"
+
+
+def test_judge_tests_see_only_contract_names_and_never_run_student_code(tmp_path):
+    verdicts, _ = judge(tmp_path, {"f": "def f():\n    return 1"}, {
+        "t1": "assert not np.allclose([1.0], [2.0])", "t2": "secret", "t3": "assert f() == 1",
+        "t4": "import os\nassert f.__class__.__name__ == 'StudentName' and os.getpid() > 0"},
+        submitted={"f": "import numpy\nnumpy.allclose = lambda *a, **k: True\nnp = None\n"
+                        "secret = 42\ndef f():\n    return 1"})
+    assert [v[0] for v in verdicts.values()] == ["passed", "error", "passed", "passed"]
+    assert "secret" in verdicts["t2"][1]
+
+
+def test_judge_a_crash_in_a_solution_cell_only_costs_its_own_tests(tmp_path):
+    verdicts, report = judge(tmp_path, {"f": "def f():\n    return 1", "g": "def g():\n    return 2"},
+                             {"t1": "assert f() == 1", "t2": "assert g() == 2"},
+                             submitted={"f": "import os\nos._exit(1)\ndef f():\n    return 1",
+                                        "g": "def g():\n    return 2"})
+    assert [v[0] for v in verdicts.values()] == ["error", "passed"]
+    assert "solution cell deleted, or did it fail" in verdicts["t1"][1]
+    assert "crashed" in [s for s, _ in report.cells.values()]
+
+
+def test_judge_hidden_test_source_never_reaches_the_feedback(tmp_path):
+    verdicts, _ = judge(tmp_path, {"f": "def f(x):\n    return x"},
+                        {"t": "secret_reference = 'HIDDEN-MARKER'\nf(1) + None"},
+                        submitted={"f": "def f(x):\n    return x"})
+    assert verdicts["t"][0] == "error" and "HIDDEN-MARKER" not in verdicts["t"][1]
+    assert "TypeError" in verdicts["t"][1]
+
+
+def test_judge_failing_setup_is_a_grader_failure_not_the_students(tmp_path):
+    with pytest.raises(GraderFailure, match="module_that_does_not_exist"):
+        judge(tmp_path, {"f": "def f():\n    return 1"}, {"t": "f()"},
+              setup="import module_that_does_not_exist")
