@@ -38,28 +38,6 @@ class History:
         self.val_acc.append(val[1])
 
 
-def run_epoch(model: nn.Module, data: DataLoader, loss_fn, optimizer=None) -> tuple[float, float]:
-    """Deprecated, kept only until the chapter-1 exercise's tests stop importing it (the judge's
-    reference moves to the autograder). Not for chapters: use :func:`fit`."""
-    training = optimizer is not None
-    model.train(training)
-    total_loss, correct, seen = 0.0, 0, 0
-    with torch.set_grad_enabled(training):
-        for x, y in data:
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            if training:
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            total_loss += loss.item() * len(y)
-            correct += (logits.argmax(dim=1) == y).sum().item()
-            seen += len(y)
-    if seen == 0:
-        raise ValueError("the loader yielded no data")
-    return total_loss / seen, correct / seen
-
-
 def fit(model: nn.Module, split: Split, epochs: int, optimizer: torch.optim.Optimizer,
         batch_size: int = 64, seed: int = 0, loss_fn=None) -> History:
     """Train ``model`` on ``split`` for ``epochs`` epochs; record train and validation metrics.
@@ -71,10 +49,29 @@ def fit(model: nn.Module, split: Split, epochs: int, optimizer: torch.optim.Opti
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     train_data = loader(split.x_train, split.y_train, batch_size, shuffle=True, seed=seed)
     val_data = loader(split.x_val, split.y_val, batch_size=1024)
+
+    def one_pass(data: DataLoader, training: bool) -> tuple[float, float]:
+        model.train(training)
+        total_loss, correct, seen = 0.0, 0, 0
+        with torch.set_grad_enabled(training):
+            for x, y in data:
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                if training:
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                total_loss += loss.item() * len(y)
+                correct += (logits.argmax(dim=1) == y).sum().item()
+                seen += len(y)
+        if seen == 0:
+            raise ValueError("the split has no data to train or validate on")
+        return total_loss / seen, correct / seen
+
     history = History()
     for _ in range(epochs):
-        train = run_epoch(model, train_data, loss_fn, optimizer)
-        history.record(train, run_epoch(model, val_data, loss_fn))
+        train = one_pass(train_data, training=True)
+        history.record(train, one_pass(val_data, training=False))
     return history
 
 

@@ -62,28 +62,29 @@ def test_mlp_is_seeded():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
-def test_run_epoch_trains_and_evaluates_without_changing_weights():
+def test_fit_validates_in_eval_mode_without_changing_weights():
     torch.manual_seed(0)
     x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
-    loader = data.loader(x, y, batch_size=16)
+    split = data.Split(x, y, x[:30], y[:30], x[:0], y[:0])
     model = models.mlp(4, 3, depth=1, width=8)
     before = [p.clone() for p in model.parameters()]
-    loss, acc = training.run_epoch(model, loader, nn.CrossEntropyLoss())
+    history = training.fit(model, split, 1, torch.optim.SGD(model.parameters(), lr=0.0),
+                           batch_size=16)
     assert all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
-    assert not model.training and 0 <= acc <= 1 and loss > 0
+    assert not model.training and 0 <= history.val_acc[0] <= 1
     # the loss is the per-example mean, whatever the batching
-    full = nn.CrossEntropyLoss()(model(x), y).item()
-    assert loss == pytest.approx(full, rel=1e-5)
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    training.run_epoch(model, loader, nn.CrossEntropyLoss(), opt)
-    assert model.training
+    full = nn.CrossEntropyLoss()(model(x[:30]), y[:30]).item()
+    assert history.val_loss[0] == pytest.approx(full, rel=1e-5)
+    training.fit(model, split, 1, torch.optim.SGD(model.parameters(), lr=0.5), batch_size=16)
     assert not all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
 
 
-def test_run_epoch_rejects_an_empty_loader():
-    empty = data.loader(torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64))
+def test_fit_rejects_a_split_without_validation_data():
+    x, y = torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64)
+    split = data.Split(x, y, x[:0], y[:0], x[:0], y[:0])
+    model = models.mlp(2, 2)
     with pytest.raises(ValueError, match="no data"):
-        training.run_epoch(models.mlp(2, 2), empty, nn.CrossEntropyLoss())
+        training.fit(model, split, 1, torch.optim.SGD(model.parameters(), lr=0.1))
 
 
 def test_fit_records_one_entry_per_epoch_and_learns():
