@@ -154,6 +154,7 @@ def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path
             digest = job.digest()
             if not regrade and store.digest(job.student, job.source) == digest:
                 log(f"{job.label}: unchanged since it was graded; kept")
+                store.clear_failure(job.student, job.source)
             else:
                 todo.append((job, digest))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -159,6 +159,13 @@ class Store:
             raise
         return kept
 
+    def clear_failure(self, student: str, source: Source) -> None:
+        """Forget a grader failure for a submission whose recorded grade is current."""
+        db = self.gradebook.db
+        key = dict(student_id=student, assignment=source.assignment, notebook=source.notebook)
+        db.execute(FAILURES.delete().where(*(FAILURES.c[k] == v for k, v in key.items())))
+        db.commit()
+
     def failure_rows(self) -> list[dict]:
         """The grader's failures still waiting for a rerun."""
         rows = self.gradebook.db.execute(select(FAILURES).order_by(

@@ -42,7 +42,7 @@ POINTS = dict(test_accuracy=1, test_train_one_epoch=3, test_evaluate=2, test_dia
 def grade(submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     sandbox = [] if sandbox_problem() is None else ["--no-sandbox"]
     return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions),
-                           "--out", str(out), "--timeout", "15", "--jobs", "2", *sandbox, *extra],
+                           "--out", str(out), "--timeout", "30", "--jobs", "2", *sandbox, *extra],
                           capture_output=True, text=True, cwd=ROOT)
 
 
