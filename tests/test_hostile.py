@@ -235,9 +235,12 @@ def _tree_digest(folder: Path) -> str:
 
 
 def _project_digest() -> str:
+    """The grader, the modules the sandbox mounts, this assignment's source and the venv's .pth
+    files: what an attack that could write would go for."""
     h = hashlib.sha256()
-    for folder in ("dltips", "autograder", "solutions", "exercises"):
-        h.update(_tree_digest(ROOT / folder).encode())
+    for path in [*sorted((ROOT / "autograder").glob("*.py")), ROOT / "dltips" / "__init__.py",
+                 ROOT / "dltips" / "checks.py", *sorted((ROOT / "solutions" / A).glob("*"))]:
+        h.update(path.read_bytes())
     site = Path(sys.prefix) / "lib"
     for pth in sorted(site.rglob("*.pth")):
         h.update(pth.read_bytes())
