@@ -40,7 +40,8 @@ def test_train_with_dropout_records_eval_mode_curves_and_is_seeded():
     # the recorded final training numbers are the full network's, in eval mode
     with torch.no_grad():
         logits = a.model(a.split.x_train)
-    assert math.isclose(h.train_acc[-1], (logits.argmax(1) == a.split.y_train).float().mean().item())
+    accuracy = (logits.argmax(1) == a.split.y_train).float().mean().item()
+    assert math.isclose(h.train_acc[-1], accuracy)
     assert math.isclose(a.gap, h.train_acc[-1] - h.val_acc[-1])
     assert math.isclose(a.loss_gap, h.val_loss[-1] - h.train_loss[-1])
     # dropout changes training, the drop rate is the only difference
