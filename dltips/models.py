@@ -72,7 +72,7 @@ def mlp(in_features: int, out_features: int, depth: int = 2, width: int = 64,
     unit, and ``"maxout"`` replaces Linear + activation by ``Maxout(size, width, pieces)``.
     ``depth=0`` is logistic regression. PyTorch's default initialisation is used, seeded by
     ``seed`` (``None`` leaves the global generator alone). Input (N, in_features), output logits
-    (N, out_features). Used by chapters 1-5.
+    (N, out_features). Used by chapters 1-8.
     """
     if activation not in HIDDEN_LAYERS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_LAYERS)}")
