@@ -255,7 +255,10 @@ def _bwrap_args(modules: list[str], file_fds: list[tuple[str, int]], root: bool)
             args += ["--ro-bind", top, top]
     if Path("/etc/ld.so.cache").is_file():
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    made: set[str] = set()
+    # the private /tmp first: the project or its venv may live under /tmp, and their read-only
+    # binds below must land on top of it, not be hidden by it
+    args += ["--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
+    made: set[str] = {"/tmp"}
 
     def mkdirs(path: Path):
         for d in _ancestors(path):
@@ -275,7 +278,6 @@ def _bwrap_args(modules: list[str], file_fds: list[tuple[str, int]], root: bool)
         for f in files:
             args += ["--ro-bind", str(f), str(f)]
     args += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
              "--perms", "0755", "--dir", "/home",
              "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", WORKDIR]
     for name, fd in file_fds:
