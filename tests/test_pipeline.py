@@ -174,18 +174,24 @@ def test_db_url_puts_the_gradebook_elsewhere(tmp_path):
     assert read_csv(out / "grades.csv")[0]["score"] == "7"
 
 
+def broken_source(tmp_path: Path, setup_code: str) -> str:
+    """A copy of the chapter-1 source notebook whose setup cell is ``setup_code``."""
+    broken = tmp_path / "source" / A
+    broken.mkdir(parents=True)
+    notebook = json.loads((ROOT / "solutions" / A / f"{A}.ipynb").read_text())
+    setup = next(c for c in notebook["cells"]
+                 if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
+    setup["source"] = setup_code + "\n"
+    (broken / f"{A}.ipynb").write_text(json.dumps(notebook))
+    return str(tmp_path / "source")
+
+
 def test_a_grader_failure_keeps_the_earlier_grade(tmp_path):
     subs = tmp_path / "subs"
     shutil.copytree(SAMPLES / "alice_correct", subs / "alice_correct")
     out = tmp_path / "out"
     assert grade(subs, out).returncode == 0
-    broken = tmp_path / "source" / A
-    broken.mkdir(parents=True)
-    notebook = json.loads((ROOT / "solutions" / A / f"{A}.ipynb").read_text())
-    setup = next(c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
-    setup["source"] = "import module_that_does_not_exist\n"
-    (broken / f"{A}.ipynb").write_text(json.dumps(notebook))
-    done = grade(subs, out, "--source", str(tmp_path / "source"))
+    done = grade(subs, out, "--source", broken_source(tmp_path, "import module_that_does_not_exist"))
     assert done.returncode == 2
     assert "GRADER ERROR" in done.stdout and "module_that_does_not_exist" in done.stdout
     assert read_csv(out / "grades.csv")[0]["score"] == "7"
@@ -199,14 +205,9 @@ def test_a_grader_failure_keeps_the_earlier_grade(tmp_path):
 def test_a_grader_failure_with_no_earlier_grade_is_recorded_as_such(tmp_path):
     subs = tmp_path / "subs"
     shutil.copytree(SAMPLES / "bob_partly_wrong", subs / "bob_partly_wrong")
-    broken = tmp_path / "source" / A
-    broken.mkdir(parents=True)
-    notebook = json.loads((ROOT / "solutions" / A / f"{A}.ipynb").read_text())
-    setup = next(c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
-    setup["source"] = "raise RuntimeError('the grader is broken')\n"
-    (broken / f"{A}.ipynb").write_text(json.dumps(notebook))
     out = tmp_path / "out"
-    assert grade(subs, out, "--source", str(tmp_path / "source")).returncode == 2
+    source = broken_source(tmp_path, "raise RuntimeError('the grader is broken')")
+    assert grade(subs, out, "--source", source).returncode == 2
     assert {r["status"] for r in read_csv(out / "cells.csv")} == {"grader-error"}
     assert grade(subs, out).returncode == 0  # not kept as "unchanged": graded again
     assert read_csv(out / "grades.csv")[0]["score"] == "5"
