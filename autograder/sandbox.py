@@ -79,11 +79,7 @@ class Cgroup:
     @staticmethod
     def create(memory: int, pids: int) -> "Cgroup":
         name = f"autograder-{os.getpid()}-{next(_counter)}"
-        own = {}
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for c in controllers.split(","):
-                own[c] = path
+        own = _own_cgroups()
         root = Path("/sys/fs/cgroup")
         try:
             if (root / "memory").is_dir() and (root / "pids").is_dir() and "memory" in own:
@@ -151,18 +147,24 @@ class Cgroup:
                 pass
 
 
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup path per controller ("" for cgroup v2), from /proc/self/cgroup."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for c in controllers.split(","):
+            own[c] = path
+    return own
+
+
 def remove_leftover_cgroups(judge_pid: int) -> None:
     """Kill and remove the cgroups a judge process left behind (if it was killed itself)."""
-    prefix = f"autograder-{judge_pid}-"
-    own = [line.split(":", 2) for line in Path("/proc/self/cgroup").read_text().splitlines()]
-    for _, controllers, path in own:
-        name = controllers.split(",")[0] if controllers else ""
-        base = Path("/sys/fs/cgroup") / name / path.lstrip("/") if name in ("memory", "pids") \
-            else Path("/sys/fs/cgroup") / path.lstrip("/") if not controllers else None
-        if base is None or not base.is_dir():
-            continue
-        for leftover in base.glob(prefix + "*"):
-            Cgroup([leftover], leftover).destroy()
+    root = Path("/sys/fs/cgroup")
+    for controller, path in _own_cgroups().items():
+        if controller in ("memory", "pids", ""):
+            base = root / controller / path.lstrip("/")
+            for leftover in base.glob(f"autograder-{judge_pid}-*") if base.is_dir() else ():
+                Cgroup([leftover], leftover).destroy()
 
 
 # --- the student process ----------------------------------------------------------------------

@@ -116,3 +116,11 @@ def test_memory_and_process_caps_hold_for_the_whole_submission(student):
     assert session.call({"name": "forks"}, (), {}) < sandbox.PIDS_LIMIT
     with pytest.raises(remote.StudentCrashed, match="memory|died"):
         ask(session, "len(bytearray(6 * 2**30))")
+
+
+@needs_sandbox
+def test_cgroups_a_killed_judge_left_behind_are_removed():
+    group = sandbox.Cgroup.create(2**26, 8)
+    assert all(d.is_dir() for d in group.dirs)
+    sandbox.remove_leftover_cgroups(os.getpid())
+    assert not any(d.exists() for d in group.dirs)
