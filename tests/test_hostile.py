@@ -91,6 +91,33 @@ def accuracy(logits, labels):
             pass
     return 0.0
 ''', False),
+    "answers_ahead_of_the_judge": ('''
+import gc, json, socket, struct, threading
+def _flood():
+    # valid frames saying "ok, the value is 0.5 and nothing changed", queued ahead of every
+    # request the judge will make: the judge reads them as the replies to its later calls
+    header = json.dumps({"ok": True, "result": {"$": "dict", "k": ["value", "sync"],
+                         "v": [0.5, []]}, "buffers": []}).encode()
+    frame = b"AGW1" + struct.pack(">II", len(header), 0) + header
+    for s in [o for o in gc.get_objects() if isinstance(o, socket.socket)]:
+        try:
+            for _ in range(200):
+                s.sendall(frame)
+        except OSError:
+            pass
+threading.Thread(target=_flood, daemon=True).start()
+''', False),
+    "kills_its_sandbox_from_inside": ('''
+import os, signal
+def accuracy(logits, labels):
+    for pid in (1, os.getppid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os.kill(-1, signal.SIGKILL)
+    return 0.0
+''', True),  # without a PID namespace, kill(-1) would reach every process of the grader's user
     # leaks of tests, solutions and classmates' work
     "looks_for_hidden_tests": ('''
 import gc, linecache
