@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--source", type=Path, default=ROOT / "solutions",
                        help="folder of source notebooks (default: the course's solutions/)")
     grade.add_argument("--timeout", type=float, default=60, help="seconds per cell (default 60)")
-    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    grade.add_argument("--jobs", type=int, default=None,
+                       help="submissions graded at once (default: one per core)")
+    grade.add_argument("--cluster", metavar="ADDRESS",
+                       help="grade on the workers of this Dask scheduler (e.g. "
+                       "tcp://10.0.0.5:8786) instead of this machine; see the README")
     grade.add_argument("--regrade", action="store_true",
                        help="grade again even submissions unchanged since their last grading")
     grade.add_argument("--no-sandbox", action="store_true",
@@ -34,11 +38,12 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "grade":
-        if args.timeout <= 0 or args.jobs < 1:
+        if args.timeout <= 0 or (args.jobs is not None and args.jobs < 1):
             parser.error("--timeout must be positive and --jobs at least 1")
         from .grade import grade_all
         return grade_all(args.submissions, args.out, args.db, args.source, args.timeout,
-                         args.jobs, args.regrade, sandboxed=not args.no_sandbox)
+                         args.jobs, args.regrade, sandboxed=not args.no_sandbox,
+                         cluster=args.cluster)
     from .release import release as do_release
     for path in do_release(args.assignments or None):
         print(f"wrote {path.relative_to(ROOT)}")

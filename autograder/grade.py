@@ -10,13 +10,16 @@ unchanged since it was last graded is not run again (``regrade=True`` forces it)
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import os
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import feedback
 from .gradebook import Store
 from .notebooks import Source, UnreadableNotebook, read_source
+from .progress import LineStream, Progress
 from .runner import GraderFailure, run_judge
 from .sandbox import SandboxUnavailable, check_available
 
@@ -128,13 +131,45 @@ def grade_job(job: Job, timeout: float, sandboxed: bool = True) -> Result:
     return result
 
 
+def default_jobs() -> int:
+    """Submissions graded at once by default: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class LocalPool:
+    """Grades on this machine, ``jobs`` submissions at once (one thread each, waiting on the
+    submission's own processes)."""
+
+    def __init__(self, jobs: int):
+        self.executor = ThreadPoolExecutor(max_workers=max(1, jobs))
+
+    def submit(self, job: Job, timeout: float, sandboxed: bool) -> Future:
+        return self.executor.submit(grade_job, job, timeout, sandboxed)
+
+    def __enter__(self) -> "LocalPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
 def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path,
-              timeout: float = 60, jobs: int = 1, regrade: bool = False, log=print,
-              sandboxed: bool = True) -> int:
+              timeout: float = 60, jobs: int | None = None, regrade: bool = False, log=None,
+              sandboxed: bool = True, cluster: str | None = None) -> int:
     """Grade everything under ``submissions``; write OUT/grades.csv, OUT/cells.csv,
     OUT/grader-errors.csv and OUT/feedback/<student>/<assignment>.html. Returns the exit status
     (2 if the grader itself failed on some submission: its earlier grade is kept, and the
-    failure is listed in grader-errors.csv for a rerun)."""
+    failure is listed in grader-errors.csv for a rerun).
+
+    ``jobs`` submissions run at once on this machine (default: one per core), or, with
+    ``cluster`` (a Dask scheduler's address), on that cluster's workers; either way only this
+    process writes the gradebook and the output folder. ``log`` takes each line of the log
+    (default: standard output, with a progress bar when it is a terminal)."""
+    progress_stream = sys.stdout if log is None else LineStream(log)
+    log = log or print
     sources = read_sources(source_dir)
     job_list, problems = find_jobs(submissions, sources)
     if sandboxed:
@@ -157,9 +192,15 @@ def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path
                 store.clear_failure(job.student, job.source)
             else:
                 todo.append((job, digest))
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(grade_job, job, timeout, sandboxed): (job, digest)
-                       for job, digest in todo}
+        progress = Progress(len(todo), progress_stream)
+        progress.start()
+        if cluster:
+            from .cluster import ClusterPool
+            pool_context = ClusterPool(cluster)
+        else:
+            pool_context = LocalPool(jobs or default_jobs())
+        with pool_context as pool:
+            futures = {pool.submit(job, timeout, sandboxed): (job, digest) for job, digest in todo}
             for future in as_completed(futures):
                 job, digest = futures[future]
                 try:
@@ -171,13 +212,15 @@ def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path
                     message = str(exc) if isinstance(exc, GraderFailure) else \
                         f"{type(exc).__name__}: {exc}"
                     kept = store.record_failure(job.student, job.source, message, sandboxed)
-                    log(f"{job.label}: GRADER ERROR, " + ("earlier grade kept" if kept else
-                        "recorded as grader-error") + f"; rerun to grade it: {message}")
+                    progress.finished(f"{job.label}: GRADER ERROR, " + (
+                        "earlier grade kept" if kept else "recorded as grader-error")
+                        + f"; rerun to grade it: {message}")
                     continue
                 score = sum(v[0] for v in result.verdicts.values())
                 statuses = sorted({v[1] for v in result.verdicts.values()} - {"passed"})
-                log(f"{job.label}: {score:g}/{job.source.max_score:g}"
-                    + (f" ({', '.join(statuses)})" if statuses else ""))
+                progress.finished(f"{job.label}: {score:g}/{job.source.max_score:g}"
+                                  + (f" ({', '.join(statuses)})" if statuses else ""))
+        progress.close()
         rows = store.cell_rows()
         feedback.write_csvs(out, rows, store.failure_rows())
         by_page: dict[tuple[str, str], list[dict]] = {}
