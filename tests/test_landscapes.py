@@ -132,6 +132,24 @@ def test_escape_grid():
     assert list(grid[0]) == ["shallow minimum", "deep minimum"]
 
 
+def test_escape_grid_rolls_each_ball_as_roll_ball_does():
+    # all balls roll at once in one optimizer; each must end where roll_ball ends it
+    lrs, momenta = [0.05, 0.4], [0.0, 0.8, 0.95, 0.99]
+    grid = L.escape_grid(lrs, momenta, steps=400)
+    assert grid.shape == (2, 4)
+    for i, lr in enumerate(lrs):
+        for j, m in enumerate(momenta):
+            assert grid[i, j] == L.outcome(L.roll_ball(m, lr=lr, steps=400)), (lr, m)
+    # a ball flung far away by a huge learning rate does not disturb the others
+    wild = L.escape_grid([0.2, 1e3], [0.0, 0.9], steps=60, start=9.5)
+    for i, lr in enumerate([0.2, 1e3]):
+        for j, m in enumerate([0.0, 0.9]):
+            assert wild[i, j] == L.outcome(L.roll_ball(m, lr=lr, steps=60, start=9.5)), (lr, m)
+    assert list(wild[0]) == ["deep minimum", "still moving"]
+    assert L.escape_grid([0.2], [0.0, 0.9], steps=5, start=float("nan"))[0, 1] == "diverged"
+    assert L.escape_grid([], [0.9]).shape == (0, 1)
+
+
 def test_saddle_surface():
     assert np.allclose(gradient_at(L.SADDLE, [0.0, 0.0]), 0.0)
     # a minimum along w1, a maximum along w2
