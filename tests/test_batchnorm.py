@@ -72,3 +72,9 @@ def test_scale_invariance_output_unchanged_gradient_inversely_proportional():
     assert np.all(res["output_change"] < 1e-3)
     ratios = res["grad_norm"][0] / res["grad_norm"]
     assert np.allclose(ratios, [1.0, 10.0, 100.0], rtol=1e-3)
+
+
+def test_record_activations_default_steps_match_the_demo_slider():
+    r = B.record_activations(0.01, True)
+    assert r.steps == list(range(0, 61, 10))     # the demo's step slider: 0 to 60 by 10
+    assert len(r.values) == 7 and len(r.values[0]) == 4 and r.loss.shape == (61,)

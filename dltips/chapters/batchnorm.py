@@ -86,7 +86,7 @@ class ActivationRecord:
 
 
 def record_activations(lr: float, batch_norm: bool, steps: int = 60,
-                       record_at=(0, 5, 10, 20, 40, 60), depth: int = 4, width: int = 64,
+                       record_at=(0, 10, 20, 30, 40, 50, 60), depth: int = 4, width: int = 64,
                        activation: str = "relu", batch_size: int = 64,
                        seed: int = 0) -> ActivationRecord:
     """Train :func:`batchnorm_mlp` (He init) on the digits with plain SGD at learning rate
