@@ -176,17 +176,25 @@ def train_at_lr(lr: float, batch_norm: bool, depth: int = 6, width: int = 64,
         model.eval()
         with torch.no_grad():
             value = F.cross_entropy(model(split.x_train), split.y_train).item()
-        losses.append(value if math.isfinite(value) else float("nan"))
         model.train()
+        if not math.isfinite(value):
+            raise _Diverged
+        losses.append(value)
 
-    train(model, split.x_train, split.y_train, nn.CrossEntropyLoss(), opt, epochs,
-          batch_size=batch_size, seed=seed, after_epoch=record)
+    try:
+        train(model, split.x_train, split.y_train, nn.CrossEntropyLoss(), opt, epochs,
+              batch_size=batch_size, seed=seed, after_epoch=record)
+    except _Diverged:            # NaN from here on: no need to train the remaining epochs
+        losses += [float("nan")] * (epochs - len(losses))
+        return LrRun(lr, batch_norm, seed, losses, float("nan"))
     model.eval()
     with torch.no_grad():
         val_acc = (model(split.x_val).argmax(1) == split.y_val).float().mean().item()
-    if not math.isfinite(losses[-1]):
-        val_acc = float("nan")
     return LrRun(lr, batch_norm, seed, losses, val_acc)
+
+
+class _Diverged(Exception):
+    """Raised after an epoch whose training loss is not finite."""
 
 
 def lr_sweep(lrs=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0), seeds=(0, 1), **kwargs) -> dict[bool, list[list[LrRun]]]:
