@@ -20,12 +20,6 @@ def test_own_statistics_hurt_small_batches_and_single_examples_become_zero():
     assert 0 <= r["two_classes_own_stats"] <= 1 and 0 <= r["two_classes_train_stats"] <= 1
 
 
-def test_centre_and_scale_uses_the_given_statistics_and_scales_constant_columns_by_one():
-    x = np.array([[1.0, 5.0], [3.0, 5.0]])
-    assert np.allclose(P._centre_and_scale(x, x), [[-1.0, 0.0], [1.0, 0.0]])
-    assert np.allclose(P._centre_and_scale(np.array([[2.0, 6.0]]), x), [[0.0, 1.0]])
-
-
 @pytest.mark.parametrize("inputs", P.INPUTS)
 def test_sgd_path_records_steps_and_gradient_signs(inputs):
     p = P.sgd_path(inputs, steps=25, lr=0.5, n=50, seed=1)
