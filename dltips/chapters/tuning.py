@@ -36,6 +36,10 @@ from ..training import train
 #: warmup: a linear warm-up over the first tenth of the run, then cosine).
 SCHEDULES = ("constant", "step", "cosine", "warmup")
 
+#: the base learning rates of the schedule picker and experiment (the only ones
+#: :func:`train_with_schedule` accepts).
+BASE_RATES = (0.05, 0.1, 0.2, 0.4)
+
 #: the learning-rate and weight-decay ranges of the digits search (log scales).
 LR_RANGE = (1e-3, 10.0)
 WD_RANGE = (1e-6, 1e-2)
@@ -60,12 +64,10 @@ def _scheduler(name: str, optimizer: torch.optim.Optimizer, total: int):
 
 @dataclass
 class QuadraticRun:
-    """What :func:`noisy_quadratic` records: ``lrs`` (steps,) the learning rate of every step,
-    ``loss`` (steps + 1,) the loss a/2 w^2 averaged over the chains before every step and after
-    the last, and ``floor`` the stationary mean loss of a constant rate ``lrs[0]``,
-    lr sigma^2 / (2 (2 - lr a)). Used by chapter 11."""
+    """What :func:`noisy_quadratic` records: ``loss`` (steps + 1,) the loss a/2 w^2 averaged over
+    the chains before every step and after the last, and ``floor`` the stationary mean loss of
+    the constant base rate lr, lr sigma^2 / (2 (2 - lr a)). Used by chapter 11."""
 
-    lrs: np.ndarray
     loss: np.ndarray
     floor: float
 
@@ -82,15 +84,14 @@ def noisy_quadratic(lr: float, schedule: str = "constant", steps: int = 300, cha
     w = torch.full((chains,), float(w0), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.SGD([w], lr=lr)
     sch = _scheduler(schedule, opt, steps)
-    lrs, loss = [], [float((a / 2 * w.detach() ** 2).mean())]
+    loss = [float((a / 2 * w.detach() ** 2).mean())]
     for _ in range(steps):
-        lrs.append(opt.param_groups[0]["lr"])
         w.grad = a * w.detach() + sigma * torch.randn(chains, generator=g, dtype=torch.float64)
         opt.step()
         if sch is not None:
             sch.step()
         loss.append(float((a / 2 * w.detach() ** 2).mean()))
-    return QuadraticRun(np.array(lrs), np.array(loss), lr * sigma ** 2 / (2 * (2 - lr * a)))
+    return QuadraticRun(np.array(loss), lr * sigma ** 2 / (2 * (2 - lr * a)))
 
 
 @dataclass
@@ -118,9 +119,11 @@ def train_with_schedule(schedule: str, lr: float = 0.2, epochs: int = 40, batch_
     """Train a small tanh network (1 input, two hidden layers of 32, 1 output) on 256 noisy
     points of sin(3x) (:func:`dltips.data.regression_tensors`, noise 0.3, so the lowest
     reachable loss is near 0.09) with plain SGD, base learning rate ``lr``, mini-batches of
-    ``batch_size`` and the schedule ``schedule`` of :data:`SCHEDULES`, stepped once per epoch.
-    The data, the initial weights and the batch order depend only on ``seed``, so runs with
+    ``batch_size`` and the schedule ``schedule`` of :data:`SCHEDULES`, stepped once per epoch;
+    ``lr`` is one of the chapter's :data:`BASE_RATES`. The data, the initial weights and the batch order depend only on ``seed``, so runs with
     different schedules differ only by their learning rates. Used by chapter 11."""
+    if lr not in BASE_RATES:
+        raise ValueError(f"the chapter's base rates are {BASE_RATES}, got {lr}")
     x, y = regression_tensors(n=256, seed=seed)
     model = mlp(1, 1, depth=2, width=32, activation="tanh", seed=seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
