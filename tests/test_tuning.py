@@ -93,3 +93,18 @@ def test_digits_score_is_deterministic_and_diverges_at_huge_rates():
     assert 0 < a.val_loss < 2.3 and 0.5 < a.val_acc <= 1 and 0.5 < a.test_acc <= 1
     assert T.digits_score(1e-3, 1e-4, epochs=2).val_loss > a.val_loss
     assert T.digits_score(50.0, 1e-4, epochs=2).val_loss == np.inf
+
+
+def test_grid_vs_random_coarse_to_fine_zooms_around_each_searchs_best():
+    one = T.grid_vs_random(9, seed=3)
+    two = T.grid_vs_random(9, seed=3, zoom=True)
+    assert two.grid.shape == two.random.shape == (18, 2)
+    assert np.array_equal(two.grid[:9], one.grid) and np.array_equal(two.random[:9], one.random)
+    assert np.all((two.grid >= 0) & (two.grid <= 1) & (two.random >= 0) & (two.random <= 1))
+    for points, values in [(two.grid, two.grid_values), (two.random, two.random_values)]:
+        best = points[:9][np.argmin(values[:9])]
+        second = points[9:]
+        # the second round lies in a square of side 1/3 that contains the first round's best
+        assert np.all(second.max(0) - second.min(0) <= 1 / 3 + 1e-12)
+        assert np.all(np.abs(second - best) <= 1 / 3 + 1e-12)
+        assert values.min() <= values[:9].min()

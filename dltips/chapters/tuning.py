@@ -178,17 +178,33 @@ class GridVsRandom:
         return float(self.random_values.min())
 
 
-def grid_vs_random(budget: int = 9, seed: int = 0, weight: float = 0.05) -> GridVsRandom:
+def _box(centre: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
+    """The square of the given side around ``centre``, shifted to lie inside [0, 1]^2."""
+    low = np.clip(centre - side / 2, 0.0, 1.0 - side)
+    return low, low + side
+
+
+def grid_vs_random(budget: int = 9, seed: int = 0, weight: float = 0.05,
+                   zoom: bool = False) -> GridVsRandom:
     """Bergstra & Bengio's (2012) Figure 1 as numbers: a grid of ``budget`` points (a k x k grid,
     k = round(sqrt(budget)), at the cell centres) and ``budget`` uniform random points (seeded by
     ``seed``) in the unit square, scored by the chapter's synthetic objective
     f(x, y) = g(x) + ``weight`` h(y), lower is better: x matters, y barely. The grid tries only k
-    distinct values of x; the random points try ``budget``. Used by chapter 11."""
+    distinct values of x; the random points try ``budget``. With ``zoom``, each search spends a
+    second round of the same budget, coarse to fine, in the square of a third of the side around
+    its own best point (the same k x k grid, or uniform points, in that square); the points and
+    values of both rounds are returned, first round first. Used by chapter 11."""
     k = max(1, int(round(np.sqrt(budget))))
     centres = (np.arange(k) + 0.5) / k
     grid = np.array([(x, y) for x in centres for y in centres])
-    rand = np.random.default_rng(seed).random((len(grid), 2))
+    rng = np.random.default_rng(seed)
+    rand = rng.random((len(grid), 2))
     score = lambda p: _important(p[:, 0]) + weight * _unimportant(p[:, 1])  # noqa: E731
+    if zoom:
+        low, high = _box(grid[np.argmin(score(grid))], 1 / 3)
+        grid = np.concatenate([grid, low + grid * (high - low)])
+        low, high = _box(rand[np.argmin(score(rand))], 1 / 3)
+        rand = np.concatenate([rand, low + rng.random((k * k, 2)) * (high - low)])
     curve = np.linspace(0, 1, 200)
     return GridVsRandom(grid, rand, score(grid), score(rand), curve, _important(curve),
                         weight * _unimportant(curve), weight)
