@@ -20,6 +20,7 @@ from . import feedback
 from .gradebook import Store
 from .notebooks import Source, UnreadableNotebook, read_source
 from .progress import LineStream, Progress
+from . import runner
 from .runner import GraderFailure, run_judge
 from .sandbox import SandboxUnavailable, check_available
 
@@ -145,6 +146,7 @@ class LocalPool:
 
     def __init__(self, jobs: int):
         self.executor = ThreadPoolExecutor(max_workers=max(1, jobs))
+        runner.prestart(max(1, jobs))  # the slots warm up side by side
 
     def submit(self, job: Job, timeout: float, sandboxed: bool) -> Future:
         return self.executor.submit(grade_job, job, timeout, sandboxed)
@@ -154,6 +156,7 @@ class LocalPool:
 
     def __exit__(self, *exc) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        runner.close_slots()
 
 
 def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path,

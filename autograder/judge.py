@@ -1,7 +1,10 @@
 """The judge: one trusted process per submission, which never runs student code.
 
-Started by :mod:`autograder.runner` as ``python -m autograder.judge`` with a JSON job on standard
-input; reports on standard output, one JSON line per event. It
+Started by :mod:`autograder.runner` as ``python -m autograder.judge --serve``: a warm *slot* that
+imports torch and the course package once, then reads one JSON job per line on standard input and
+forks a judge for it, which reports on standard output, one JSON line per event (the first,
+``judge``, gives its pid, for the runner's time limit). After the judge ends the slot writes
+``slot_ready``. A judge
 
 1. reads the trusted source notebook and the submission (size-capped, in this memory-limited
    process), and merges them (:func:`autograder.notebooks.merge`);
@@ -17,7 +20,12 @@ the student process says is only data, so no verdict depends on anything its cod
 Events: ``parsed`` (notes), ``unreadable`` (message), ``grader_error`` (message: the grader's own
 failure, before any student code ran), ``student_code`` (from here on, failures are the
 submission's), ``cell`` (index, status, message: a solution or added cell), ``verdict``
-(grade_id, status, message), ``notes`` and ``done``.
+(grade_id, status, message), ``notes``, ``started`` (warm: whether a student process was forked
+warm or started cold) and ``done``.
+
+Where :func:`autograder.sandbox.warm_available` (as root), the slot also keeps a warm sandbox
+(:class:`autograder.sandbox.Zygote`) that forks each submission's student process; otherwise,
+or when that sandbox fails, each student process starts cold (:func:`autograder.sandbox.start`).
 """
 from __future__ import annotations
 
@@ -51,9 +59,10 @@ def describe_tests_failure(exc: BaseException) -> str:
 
 
 class Judge:
-    def __init__(self, job: dict, emit):
+    def __init__(self, job: dict, emit, zygote: sandbox.Zygote | None = None):
         self.job = job
         self.emit = emit
+        self.zygote = zygote
         self.timeout = float(job["timeout"])
         self.module = types.ModuleType("__main__")
         sys.modules["__main__"] = self.module
@@ -83,7 +92,15 @@ class Judge:
         file_notes: list[str] = []
 
         def start():
-            child, notes = sandbox.start(folder, modules, self.job["sandboxed"])
+            child = None
+            if self.zygote is not None and self.zygote.alive():
+                try:
+                    child, notes = self.zygote.spawn(folder)
+                except sandbox.ZygoteBroken:
+                    self.zygote.close()
+            if child is None:
+                child, notes = sandbox.start(folder, modules, self.job["sandboxed"])
+            self.emit(event="started", warm=isinstance(child, sandbox.WarmStudent))
             file_notes[:] = notes
             return child
 
@@ -219,23 +236,26 @@ def _load_submission(path: Path) -> dict:
             from None
 
 
-def main() -> None:
-    job = json.loads(sys.stdin.read())
+WARM_MODULES = ("numpy", "torch", "torch.nn", "torch.nn.functional", "sklearn.preprocessing",
+                "dltips.checks", "dltips.data", "dltips.models", "dltips.training",
+                "dltips.optimizers", "dltips.initialisation", "dltips.gradcheck",
+                "autograder.references")
+
+
+def _judge(job: dict, events_fd: int, zygote: sandbox.Zygote | None) -> None:
+    """In a forked child of the slot: judge one submission, then exit."""
+    os.setsid()
     resource.setrlimit(resource.RLIMIT_AS, (JUDGE_MEMORY, JUDGE_MEMORY))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    events = os.fdopen(os.dup(1), "w", buffering=1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
+    events = os.fdopen(events_fd, "w", buffering=1)
 
     def emit(**event):
         events.write(json.dumps(event) + "\n")
         events.flush()
 
     try:
-        import torch
-        torch.set_num_threads(1)
-        Judge(job, emit).run()
+        emit(event="judge", pid=os.getpid())
+        Judge(job, emit, zygote).run()
     except BaseException:  # noqa: BLE001 - the grader's own failure, reported as such
         emit(event="grader_error", message="the judge failed: " + traceback.format_exc()[-1500:])
     emit(event="done")
@@ -243,5 +263,50 @@ def main() -> None:
     os._exit(0)
 
 
+def serve() -> None:
+    """The slot: warm imports, then fork a judge per job line on standard input."""
+    events_fd = os.dup(1)
+    jobs = os.fdopen(os.dup(0), "rb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    import torch
+    torch.set_num_threads(1)
+    for name in WARM_MODULES:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - imported again, and reported, where a cell needs it
+            pass
+    zygote: sandbox.Zygote | None = None
+    ready = (json.dumps({"event": "slot_ready"}) + "\n").encode()
+    os.write(events_fd, ready)
+    for line in jobs:
+        job = json.loads(line)
+        if job.get("sandboxed") and sandbox.warm_available() and \
+                (zygote is None or not zygote.alive()):
+            if zygote is not None:
+                zygote.close()
+            try:
+                zygote = sandbox.Zygote().start()
+            except (sandbox.ZygoteBroken, sandbox.SandboxUnavailable, OSError):
+                zygote = None  # this submission's student process starts cold
+        pid = os.fork()
+        if pid == 0:
+            jobs.close()
+            _judge(job, events_fd, zygote if job.get("sandboxed") else None)
+        os.waitpid(pid, 0)
+        if zygote is not None:
+            try:
+                zygote.cleanup()  # a judge stopped by its time limit may leave a student process
+            except sandbox.ZygoteBroken:
+                zygote.close()
+                zygote = None
+        sandbox.remove_leftover_cgroups(pid)
+        os.write(events_fd, b"\n" + ready)
+    if zygote is not None:
+        zygote.close()
+    os._exit(0)
+
+
 if __name__ == "__main__":
-    main()
+    serve()

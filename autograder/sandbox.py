@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -41,6 +42,9 @@ FILE_LIMIT = 32 * 2**20      # submission files larger than this are not copied
 FILES_LIMIT = 64             # at most this many files are copied
 WORKDIR = "/home/student"
 BOOT = "from autograder.student_process import main; main()"
+ZYGOTE_BOOT = "from autograder.student_process import zygote; zygote()"
+ZYGOTE_TIMEOUT = 120.0       # seconds for the zygote to answer a request (killing 256 processes
+                             # and emptying two folders takes far less, even on a busy machine)
 STUDENT_SIDE = ("__init__.py", "wire.py", "inplace.py", "student_process.py")
 _counter = itertools.count()
 
@@ -112,16 +116,26 @@ class Cgroup:
     def procs_files(self) -> list[Path]:
         return [d / "cgroup.procs" for d in self.dirs]
 
+    def oom_count(self) -> int:
+        """How often processes here were killed for memory, or hit the memory-and-swap cap."""
+        count = 0
+        try:
+            for name in ("memory.oom_control", "memory.events"):
+                path = self.memory_dir / name
+                if path.exists():
+                    for line in path.read_text().splitlines():
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill" and value.strip().isdigit():
+                            count += int(value)
+            failcnt = self.memory_dir / "memory.memsw.failcnt"
+            if failcnt.exists() and failcnt.read_text().strip().isdigit():
+                count += int(failcnt.read_text())
+        except OSError:
+            pass
+        return count
+
     def oom_killed(self) -> bool:
-        for name in ("memory.oom_control", "memory.events"):
-            path = self.memory_dir / name
-            if path.exists():
-                for line in path.read_text().splitlines():
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill" and value.strip() not in ("", "0"):
-                        return True
-        failcnt = self.memory_dir / "memory.memsw.failcnt"
-        return failcnt.exists() and failcnt.read_text().strip() not in ("", "0")
+        return self.oom_count() > 0
 
     def destroy(self) -> None:
         """Kill every process still in the cgroup, then remove it."""
@@ -350,6 +364,162 @@ def _start_unsandboxed(python, fds, file_fds, judge_end, memory) -> StudentProce
                             stderr=subprocess.DEVNULL, start_new_session=True)
     return StudentProcess(proc, judge_end, None, False,
                           [lambda: shutil.rmtree(workdir, ignore_errors=True)])
+
+
+# --- the warm student side of a grading slot ----------------------------------------------------
+
+class ZygoteBroken(Exception):
+    """The zygote did not answer as it should; the slot starts a new one."""
+
+
+def all_course_modules() -> list[str]:
+    """Every module of the course package's core (a zygote serves every exercise)."""
+    folder = Path(dltips.__file__).resolve().parent
+    return sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+
+
+def warm_available() -> bool:
+    """Whether sandboxed student processes can be forked from a zygote here: only as root,
+    where each student process runs as ``nobody`` and the zygote, as root, can kill all of them
+    between submissions (without root they would share the zygote's own user)."""
+    return os.geteuid() == 0 and sys.platform.startswith("linux") and bwrap_path() is not None
+
+
+class Zygote:
+    """One grading slot's sandbox, in which a warm Python forks each submission's student
+    process (:func:`autograder.student_process.zygote`). Its cgroup caps the slot, which grades
+    one submission at a time. Start it with :meth:`start`; :meth:`spawn` returns a
+    :class:`WarmStudent` (and notes on files not copied); :meth:`close` kills the sandbox.
+    When memory runs out, the cgroup's out-of-memory killer takes the largest process, normally
+    the student's; should it take the zygote, the judge goes on with cold student processes and
+    the slot starts a new zygote for the next submission."""
+
+    def __init__(self, memory: int = MEMORY_LIMIT):
+        self.memory = memory
+        self.proc: subprocess.Popen | None = None
+        self.cgroup: Cgroup | None = None
+        self.ctl: socket.socket | None = None
+        self.owner = os.getpid()  # the slot; judges it forks only talk to the sandbox
+        self._ids = itertools.count(1)
+
+    def start(self) -> "Zygote":
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.cgroup = Cgroup.create(self.memory, PIDS_LIMIT)
+            procs = self.cgroup.procs_files()
+            script = " && ".join(f'echo $$ > "${i + 1}"' for i in range(len(procs)))
+            python = [str(Path(sys.executable)), "-s", "-P", "-c", ZYGOTE_BOOT,
+                      str(theirs.fileno())]
+            argv = ["/bin/sh", "-c", f'{script} && shift {len(procs)} && exec "$@"', "sh",
+                    *map(str, procs), bwrap_path(), *_bwrap_args(all_course_modules(), [], True),
+                    "--", *python]
+            self.proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            theirs.close()
+        self.ctl = ours
+        self.ctl.settimeout(180)
+        try:
+            ready = json.loads(self.ctl.recv(2**16) or b"{}")
+        except (OSError, ValueError):
+            ready = {}
+        if ready.get("ready") is not True:
+            self.close()
+            raise ZygoteBroken("the warm sandbox did not start")
+        return self
+
+    def alive(self) -> bool:
+        if self.proc is None:
+            return False
+        if os.getpid() == self.owner:
+            return self.proc.poll() is None
+        try:  # in a judge forked by the slot: the sandbox is not this process's child
+            os.kill(self.proc.pid, 0)
+            return True
+        except OSError:
+            return False
+
+    def request(self, request: dict, fds: list[int] = ()) -> dict:
+        """Send a request and return the zygote's reply to it (stale replies are skipped)."""
+        if not self.alive():
+            raise ZygoteBroken("the warm sandbox is not running")
+        request = {**request, "id": next(self._ids)}
+        deadline = time.monotonic() + ZYGOTE_TIMEOUT
+        try:
+            socket.send_fds(self.ctl, [json.dumps(request).encode()], list(fds))
+            while True:
+                self.ctl.settimeout(max(0.01, deadline - time.monotonic()))
+                data = self.ctl.recv(2**16)
+                if not data:
+                    raise ZygoteBroken("the warm sandbox closed its channel")
+                reply = json.loads(data)
+                if reply.get("id") == request["id"]:
+                    break
+        except (OSError, ValueError) as exc:
+            raise ZygoteBroken(f"the warm sandbox did not answer ({exc})") from None
+        if reply.get("ok") is not True:
+            raise ZygoteBroken(f"the warm sandbox failed: {reply.get('error', 'no reason')}")
+        return reply
+
+    def spawn(self, submission_dir: Path | None) -> tuple["WarmStudent", list[str]]:
+        """Fork a fresh student process holding copies of the submission folder's files."""
+        judge_end, student_end = socket.socketpair()
+        file_fds, notes = _regular_files(submission_dir) if submission_dir else ([], [])
+        before = self.cgroup.oom_count()
+        try:
+            self.request({"op": "spawn", "files": [name for name, _ in file_fds]},
+                         [student_end.fileno()] + [fd for _, fd in file_fds])
+        except ZygoteBroken:
+            judge_end.close()
+            raise
+        finally:
+            student_end.close()
+            for _, fd in file_fds:
+                os.close(fd)
+        return WarmStudent(self, judge_end, before), notes
+
+    def cleanup(self) -> None:
+        """Kill every student process and empty the scratch folders."""
+        self.request({"op": "cleanup"})
+
+    def close(self) -> None:
+        if self.proc is not None and os.getpid() != self.owner:
+            self.proc = None  # a judge gives up on it; the slot replaces it
+            return
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.destroy()
+        if self.ctl is not None:
+            self.ctl.close()
+
+
+@dataclass
+class WarmStudent:
+    """A student process forked by a :class:`Zygote` (the judge's view, as StudentProcess)."""
+
+    zygote: Zygote
+    sock: socket.socket
+    oom_before: int
+    sandboxed: bool = True
+
+    def oom_killed(self) -> bool:
+        return self.zygote.cgroup.oom_count() > self.oom_before
+
+    def kill(self) -> None:
+        self.sock.close()
+        try:
+            self.zygote.cleanup()
+        except ZygoteBroken:
+            self.zygote.close()  # the slot starts a new one before the next submission
 
 
 def check_available() -> None:

@@ -6,6 +6,12 @@ where FD is its end of a socket pair with the judge. Everything here runs with t
 in the same process, so nothing it sends is trusted: the judge decodes replies from a closed set
 of types (:mod:`autograder.wire`) and computes every verdict itself.
 
+A grading slot may instead start a *zygote* here (:func:`zygote`, when the grader runs as root):
+one sandbox per slot that imports numpy, torch and the course package once, then forks a fresh
+student process per submission on request. Every student process runs as ``nobody``; before the
+next one is forked the zygote (root, inside the sandbox) kills every process of ``nobody`` and
+empties the working folder and ``/tmp``, so nothing of one submission reaches the next.
+
 Requests (one frame each, answered by one frame):
 
 - ``run``: execute a cell's source in the student namespace (a module registered as
@@ -19,16 +25,25 @@ Requests (one frame each, answered by one frame):
 from __future__ import annotations
 
 import io
+import json
 import linecache
 import os
 import pickle
+import shutil
+import signal
 import socket
 import sys
+import time
 import traceback
 import types
 
 NOBODY = 65534
 OUTPUT_CAP = 20_000
+WORKDIR = "/home/student"          # as in autograder.sandbox
+SCRATCH = (WORKDIR, "/tmp", "/dev/shm")
+WARM_MODULES = ("numpy", "torch", "torch.nn", "torch.nn.functional", "dltips.checks",
+                "dltips.data", "dltips.models", "dltips.training", "dltips.optimizers",
+                "dltips.initialisation", "dltips.gradcheck")
 
 
 class _Capped(io.StringIO):
@@ -157,6 +172,151 @@ class Server:
                         "where": ""}})
             finally:
                 sys.stdout, sys.stderr = real_out, real_err
+
+
+def _serve_child(fd: int) -> None:
+    """In a forked child of the zygote: become the student process on socket ``fd``."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    os.chdir(WORKDIR)
+    _drop_privileges()
+    sock = socket.socket(fileno=fd)
+    from . import wire
+    wire.send(sock, {"ready": True})
+    Server(sock).serve()
+
+
+def _student_pids() -> list[int]:
+    """Living processes whose real or effective user is ``nobody`` (this PID namespace)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+        except (OSError, ValueError):
+            continue
+        uids = status.get("Uid", "").split()
+        if status.get("State", "").split()[:1] == ["Z"]:
+            continue
+        if str(NOBODY) in uids[:2]:
+            found.append(int(name))
+    return found
+
+
+def _kill_as_nobody() -> None:
+    """Send SIGKILL to every process of ``nobody`` at once: kill(-1) from a child that has become
+    ``nobody`` (it reaches exactly the processes that user may signal, and not the zygote)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _drop_privileges()
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass  # reaped by the kernel (SIGCHLD is ignored here)
+
+
+def _clear_students() -> bool:
+    """Kill every process of ``nobody`` and empty the scratch folders; True when none is left."""
+    if _student_pids():
+        _kill_as_nobody()
+    for _ in range(2000):
+        pids = _student_pids()
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+    else:
+        return False
+    for folder in SCRATCH:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+    return True
+
+
+def _copy_in(names: list, fds: list[int]) -> None:
+    """Copy the submission's files (open descriptors from the grader) into the working folder."""
+    for name, fd in zip(names, fds):
+        if type(name) is str and name not in ("", ".", "..") and "/" not in name and \
+                "\0" not in name:
+            out = os.open(os.path.join(WORKDIR, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(out, "wb") as target:
+                os.lseek(fd, 0, os.SEEK_SET)
+                while chunk := os.read(fd, 2**20):
+                    target.write(chunk)
+        os.close(fd)
+
+
+def zygote() -> None:
+    """A grading slot's warm student side: fork a student process per ``spawn`` request.
+
+    Runs as root inside the slot's sandbox (capabilities kept, for killing and for dropping to
+    ``nobody`` in the children). Requests arrive on a ``SOCK_SEQPACKET`` socket (fd in argv) as
+    JSON with an ``id`` that the reply repeats: ``spawn`` (descriptors: the student process's
+    socket, then the submission's files, whose names the request lists) and ``cleanup``."""
+    ctl = socket.socket(fileno=int(sys.argv[1]))
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    for name in WARM_MODULES:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - a module the sandbox does not bind: imported later
+            pass
+    from . import inplace, wire  # noqa: F401 - warm for the children
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    ctl.send(json.dumps({"ready": True}).encode())
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(ctl, 2**16, 100)
+        except OSError:
+            os._exit(0)
+        if not data:
+            os._exit(0)
+        request_id = None
+        try:
+            request = json.loads(data)
+            request_id = request.get("id")
+            reply = {"id": request_id, "ok": _clear_students()}
+            if request.get("op") == "spawn" and reply["ok"] and fds:
+                _copy_in(request.get("files", []), fds[1:])
+                fds = fds[:1]
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        ctl.close()
+                        _serve_child(fds[0])
+                    finally:
+                        os._exit(0)
+                reply["pid"] = pid
+        except Exception as exc:  # noqa: BLE001 - reported; the slot decides what to do
+            reply = {"id": request_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        ctl.send(json.dumps(reply).encode())
 
 
 def main() -> None:
