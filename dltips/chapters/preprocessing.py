@@ -19,6 +19,7 @@ pass or returns a weight matrix, so nothing answers the chapter's exercise.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -227,13 +228,21 @@ def deep_net(activation: str = "tanh", scheme: str = "xavier", scale: float = 1.
     return model
 
 
+@functools.lru_cache(maxsize=1)
+def _demo_batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` standardised training digits of :func:`dltips.data.digits` (seed 0) and
+    their labels, loaded once."""
+    split = digits(seed=0)
+    return split.x_train[:n], split.y_train[:n]
+
+
 def layer_activations(activation: str = "tanh", scheme: str = "xavier", scale: float = 1.0,
                       depth: int = 10, width: int = 128, n: int = 500,
                       seed: int = 0) -> list[np.ndarray]:
     """One forward pass of ``n`` standardised training digits through :func:`deep_net`: the
     output (n, width) of every hidden layer after its activation, input to output, as float
     arrays. Used by chapter 10."""
-    x = digits(seed=0).x_train[:n]
+    x, _ = _demo_batch(n)
     model = deep_net(activation, scheme, scale, depth, width, seed=seed)
     with torch.no_grad():
         outputs, _ = hidden_outputs(model, x)
@@ -246,9 +255,9 @@ def layer_gradients(activation: str = "tanh", scheme: str = "xavier", scale: flo
     """The standard deviation of the loss gradient with respect to every ``nn.Linear``
     weight matrix of :func:`deep_net`, input to output (shape (depth + 1,)), after one backward
     pass of the cross-entropy of ``n`` standardised training digits. Used by chapter 10."""
-    split = digits(seed=0)
+    x, y = _demo_batch(n)
     model = deep_net(activation, scheme, scale, depth, width, seed=seed)
-    F.cross_entropy(model(split.x_train[:n]), split.y_train[:n]).backward()
+    F.cross_entropy(model(x), y).backward()
     return np.array([float(layer.weight.grad.std()) for layer in linear_layers(model)])
 
 
