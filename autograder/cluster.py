@@ -11,8 +11,9 @@ an empty stand-in of the same kind and size, so the worker's sandbox writes the 
 
 When connecting, every worker must run the same grader and course code and the same Python,
 NumPy and PyTorch as this command (and, if asked, be able to start a sandbox), else the command
-stops before grading. One task per submission, with a unique key and ``pure=False``; at most a few per worker thread
-are handed to the scheduler at a time, so the client never holds every submission's files.
+stops before grading. One task per submission, with a unique key and ``pure=False``; at most
+a few per worker thread are handed to the scheduler at a time, so the client never holds every
+submission's files.
 A worker lost mid-task: the scheduler runs the task again on another worker; a task whose
 workers died more than ``distributed.scheduler.allowed-failures`` times fails with Dask's
 ``KilledWorker``, which becomes a :class:`GraderFailure` of that submission (a grader error:
@@ -87,6 +88,12 @@ def _worker_problem(sandboxed: bool) -> str | None:
         except Exception as exc:  # noqa: BLE001
             return f"the sandbox check failed: {type(exc).__name__}: {exc}"
     return None
+
+
+def _prestart(dask_worker) -> None:
+    """Run on each worker: start a warm judge slot per worker thread (kept between runs)."""
+    from . import runner
+    runner.prestart(dask_worker.state.nthreads)
 
 
 # --- packing on the client, unpacking on the worker -------------------------------------------
@@ -236,6 +243,7 @@ class ClusterPool:
             raise SystemExit("error: these Dask workers run other code or versions than this "
                              "command (install the same version of the project on every worker): "
                              + "; ".join(f"{a}: {d}" for a, d in sorted(stale.items())))
+        self.client.run(_prestart, on_error="ignore")  # judge slots warm up as tasks go out
         if sandboxed:
             answers = self.client.run(_worker_problem, True, on_error="return")
             problems = {a: p if isinstance(p, str) else f"{type(p).__name__}: {p}"
