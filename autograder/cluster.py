@@ -296,12 +296,17 @@ class ClusterPool:
                 continue
             try:
                 shipment = pack(job)
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - OSError mostly
                 future.set_exception(GraderFailure(f"cannot read the submission: {exc}"))
                 continue
             key = f"grade-{job.label}-{uuid.uuid4().hex}"
-            task = self.client.submit(grade_shipment, shipment, timeout, sandboxed, key=key,
-                                      pure=False, retries=0)
+            try:
+                task = self.client.submit(grade_shipment, shipment, timeout, sandboxed, key=key,
+                                          pure=False, retries=0)
+            except Exception as exc:  # noqa: BLE001 - the others are failed by _feed
+                future.set_exception(GraderFailure(f"the Dask cluster at {self.address} did not "
+                                                   f"take the task: {type(exc).__name__}: {exc}"))
+                raise
             self._inflight[key] = (task, future)
             task.add_done_callback(lambda t: self._events.put(("done", t.key)))
 
