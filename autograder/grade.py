@@ -175,7 +175,7 @@ def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path
     log = log or print
     sources = read_sources(source_dir)
     job_list, problems = find_jobs(submissions, sources)
-    if sandboxed:
+    if sandboxed and not cluster:  # on a cluster, each worker checks its own sandbox
         try:
             check_available()
         except SandboxUnavailable as exc:
@@ -199,7 +199,7 @@ def grade_all(submissions: Path, out: Path, db_url: str | None, source_dir: Path
         progress.start()
         if cluster:
             from .cluster import ClusterPool
-            pool_context = ClusterPool(cluster)
+            pool_context = ClusterPool(cluster, sandboxed=sandboxed)
         else:
             pool_context = LocalPool(jobs or default_jobs())
         with pool_context as pool:

@@ -30,6 +30,7 @@ or when that sandbox fails, each student process starts cold (:func:`autograder.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import os
 import resource
@@ -278,6 +279,7 @@ def serve() -> None:
         except Exception:  # noqa: BLE001 - imported again, and reported, where a cell needs it
             pass
     zygote: sandbox.Zygote | None = None
+    gc.freeze()  # the warm objects stay shared with the forked judges (no copy-on-write by gc)
     ready = (json.dumps({"event": "slot_ready"}) + "\n").encode()
     os.write(events_fd, ready)
     for line in jobs:

@@ -285,6 +285,8 @@ def zygote() -> None:
             pass
     from . import inplace, wire  # noqa: F401 - warm for the children
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    import gc
+    gc.freeze()  # the warm objects stay shared with the children (no copy-on-write by gc)
     ctl.send(json.dumps({"ready": True}).encode())
     while True:
         try:

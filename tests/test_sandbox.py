@@ -182,3 +182,25 @@ def test_a_warm_sandbox_leaves_nothing_of_one_submission_to_the_next(zygote, tmp
         assert second.child.oom_killed() is False
     finally:
         second.kill()
+
+
+@needs_warm
+def test_grading_forks_student_processes_from_the_warm_sandbox():
+    """Two submissions graded one after the other on one slot: both student processes come from
+    the slot's zygote (none starts cold), and both get the verdicts they earn."""
+    from autograder import runner
+    from autograder.notebooks import read_source
+    source = read_source(ROOT / "solutions" / "ch01_diagnosis" / "ch01_diagnosis.ipynb")
+    samples = ROOT / "autograder" / "samples"
+    runner.close_slots()
+    try:
+        reports = [runner.run_judge(source, samples / name / "ch01_diagnosis" /
+                                    "ch01_diagnosis.ipynb", 120, True)
+                   for name in ("alice_correct", "bob_partly_wrong")]
+        assert len(runner._idle) == 1, "the slot should be kept for the next submission"
+    finally:
+        runner.close_slots()
+    for report in reports:
+        assert report.starts == [True], report.starts
+    assert {s for s, _ in reports[0].verdicts.values()} == {"passed"}
+    assert "failed" in {s for s, _ in reports[1].verdicts.values()}
