@@ -18,7 +18,7 @@ class Split:
     """Train, validation and test tensors of one data set.
 
     ``x_*`` have shape (N, D) float32, ``y_*`` shape (N,) int64.
-    Used by chapters 1-8.
+    Used by chapters 1-11.
     """
 
     x_train: torch.Tensor
@@ -68,7 +68,7 @@ def split_arrays(x: np.ndarray, y: np.ndarray, val_fraction: float, test_fractio
 def digits(seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2,
            n_train: int | None = None) -> Split:
     """The 1,797 real 8x8 handwritten digits (64 features, 10 classes), split and standardised.
-    Used by chapters 1-3, 5, 7 and 8."""
+    Used by chapters 1-3, 5 and 7-11."""
     data = load_digits()
     return split_arrays(data.data.astype(np.float64), data.target, val_fraction, test_fraction,
                         seed, n_train)
@@ -108,7 +108,7 @@ def noisy_regression(n: int = 200, noise: float = 0.3, seed: int = 0) -> tuple[n
 def loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
            seed: int = 0) -> DataLoader:
     """A DataLoader over (x, y); shuffled loaders use their own seeded generator.
-    Used by chapters 1-8."""
+    Used by chapters 1-11."""
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle,
                       generator=generator)
@@ -116,7 +116,7 @@ def loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, shuffle: bool
 
 def regression_tensors(n: int = 256, noise: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`noisy_regression` as float32 tensors: x (n, 1) and y (n, 1), y = sin(3x) + noise.
-    Used by chapters 4 and 6."""
+    Used by chapters 4, 6 and 11."""
     x, y = noisy_regression(n=n, noise=noise, seed=seed)
     return (torch.tensor(x, dtype=torch.float32),
             torch.tensor(y, dtype=torch.float32).reshape(-1, 1))

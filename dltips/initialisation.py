@@ -33,7 +33,7 @@ def initialise(model: nn.Module, scheme: str, seed: int = 0) -> nn.Module:
     output keeps the second moment of a piece), ``"xavier"`` (2 / (fan_in + fan_out), Glorot)
     or ``"default"`` (leave PyTorch's init). Biases become 0 except with ``"default"``.
     One seeded generator serves all layers, input to output. Returns the model. Used by
-    chapter 3.
+    chapters 3 and 9.
     """
     if scheme == "default":
         return model

@@ -72,7 +72,7 @@ def mlp(in_features: int, out_features: int, depth: int = 2, width: int = 64,
     unit, and ``"maxout"`` replaces Linear + activation by ``Maxout(size, width, pieces)``.
     ``depth=0`` is logistic regression. PyTorch's default initialisation is used, seeded by
     ``seed`` (``None`` leaves the global generator alone). Input (N, in_features), output logits
-    (N, out_features). Used by chapters 1-8.
+    (N, out_features). Used by chapters 1-11.
     """
     if activation not in HIDDEN_LAYERS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_LAYERS)}")
@@ -93,7 +93,8 @@ def mlp(in_features: int, out_features: int, depth: int = 2, width: int = 64,
 
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
-    """The ``nn.Linear`` layers of ``model`` from input to output (chapters 2-3, tests)."""
+    """The ``nn.Linear`` layers of ``model`` from input to output (chapters 2, 3, 9 and 10,
+    tests)."""
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
@@ -104,7 +105,7 @@ def hidden_outputs(model: nn.Sequential, x: torch.Tensor,
     ``outputs`` holds the output (N, units) of every layer of type ``kind`` (default: every
     layer that is not an ``nn.Linear``, i.e. each hidden layer's output after its activation),
     input to output; ``final`` is the model's output. Gradients are tracked as the caller's
-    context says. Used by chapters 2 and 3.
+    context says. Used by chapters 2, 3 and 10.
     """
     outputs, h = [], x
     for layer in model:

@@ -22,7 +22,7 @@ def make_optimizer(params, optimizer_name: str, lr: float, **opt_kwargs) -> torc
     """A ``torch.optim`` optimizer by course name (see :data:`OPTIMIZERS`), e.g.
     ``make_optimizer(model.parameters(), "rmsprop", 1e-2, alpha=0.9)``. ``opt_kwargs`` override
     the name's defaults (``"momentum"`` means SGD with momentum 0.9 unless given). Used by
-    chapters 4 and 5. Used by chapters 4, 5 and 8."""
+    chapters 4 and 5. Used by chapters 4, 5, 8 and 10."""
     key = optimizer_name.lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer_name!r}; choose one of {sorted(OPTIMIZERS)}")

@@ -15,7 +15,7 @@ VAL_COLOR = "#d62728"
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3.2,
                **subplot_kw) -> tuple[Figure, object]:
     """A figure with a grid of axes, ``width`` x ``height`` inches per panel.
-    Used by chapters 1-8."""
+    Used by chapters 1-11."""
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
     return fig, axes
@@ -41,7 +41,7 @@ def plot_history(history: History, axes=None, title: str = "") -> Figure:
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """The figure rendered as PNG bytes. Used by chapters 1-8."""
+    """The figure rendered as PNG bytes. Used by chapters 1-11."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

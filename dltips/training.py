@@ -24,7 +24,7 @@ from .data import Split, loader
 @dataclass
 class History:
     """Per-epoch metrics; every list has one entry per epoch (chapters 1, 3, 5).
-    Used by chapters 1-8."""
+    Used by chapters 1-11."""
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -86,7 +86,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, optimizer
     ``epochs`` counts steps). Otherwise every epoch cuts a fresh random permutation of the rows
     into batches of ``batch_size`` (the last may be smaller), drawn from one generator seeded
     once by ``seed``. ``after_step(loss)`` is called after every update with that step's loss
-    tensor, ``after_epoch()`` after every epoch. Used by chapters 2-4 and 8, 3 and 4.
+    tensor, ``after_epoch()`` after every epoch. Used by chapters 2-4 and 8-11.
     """
     generator = torch.Generator().manual_seed(seed)
     model.train()

@@ -67,32 +67,32 @@ class Demo:
 
 def demo(draw: Callable[..., Figure], title: str = "", **controls: w.ValueWidget) -> Demo:
     """Build a :class:`Demo`; each keyword names a ``draw`` argument and the widget setting it.
-    Used by chapters 1-8."""
+    Used by chapters 1-11."""
     return Demo(draw, controls, title)
 
 
 def slider(value: int, low: int, high: int, description: str, step: int = 1) -> w.IntSlider:
     """An integer slider that recomputes only when released (demos train small networks).
-    Used by chapters 1, 2, 4-6 and 8, 2, 4 and 5."""
+    Used by chapters 1, 2, 4-6, 8, 9 and 11."""
     return w.IntSlider(value=value, min=low, max=high, step=step, description=description,
                        continuous_update=False, style={"description_width": "initial"})
 
 
 def float_slider(value: float, low: float, high: float, description: str,
                  step: float = 0.01) -> w.FloatSlider:
-    """A float slider that recomputes only when released. Used by chapters 2-6 and 8."""
+    """A float slider that recomputes only when released. Used by chapters 2-6, 8 and 11."""
     return w.FloatSlider(value=value, min=low, max=high, step=step, description=description,
                          continuous_update=False, style={"description_width": "initial"})
 
 
 def log_slider(value: float, low_exp: float, high_exp: float, description: str) -> w.FloatLogSlider:
     """A base-10 log slider from 10**low_exp to 10**high_exp (learning rates, lambdas).
-    Used by chapters 4, 5 and 7."""
+    Used by chapters 4, 5, 7, 9 and 10."""
     return w.FloatLogSlider(value=value, base=10, min=low_exp, max=high_exp, step=0.25,
                             description=description, continuous_update=False,
                             style={"description_width": "initial"})
 
 
 def choice(value: str, options: list[str], description: str) -> w.Dropdown:
-    """A dropdown of named options. Used by chapters 1-5, 7 and 8."""
+    """A dropdown of named options. Used by chapters 1-5, 7, 8, 10 and 11."""
     return w.Dropdown(value=value, options=options, description=description)
