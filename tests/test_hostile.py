@@ -411,3 +411,53 @@ def test_a_student_cannot_turn_their_grading_into_a_grader_failure(hostile_run):
     assert cells[("dies_before_setup", "test_train_one_epoch")]["status"] == "passed"
     assert "dies_before_setup" not in (hostile_run["out"] / "grader-errors.csv").read_text()
     assert "GRADER ERROR" not in hostile_run["done"].stdout
+
+
+LIES_IN_WAIT = '''
+import os, signal, time
+open("/tmp/sitecustomize.py", "w").write("raise SystemExit")
+open("matplotlibrc", "w").write("backend: nonexistent")
+def accuracy(logits, labels):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            me = os.getpid()
+            end = time.time() + 120
+            while time.time() < end:  # kill every other process it may, and spoil new files
+                for p in os.listdir("/proc"):
+                    if p.isdigit() and int(p) != me:
+                        try:
+                            os.kill(int(p), signal.SIGKILL)
+                        except OSError:
+                            pass
+                for folder in ("/home/student", "/tmp"):
+                    try:
+                        for name in os.listdir(folder):
+                            open(os.path.join(folder, name), "w").write("spoiled")
+                    except OSError:
+                        pass
+                time.sleep(0.05)
+        os._exit(0)
+    return 0.0
+'''
+
+
+def test_a_submission_cannot_lie_in_wait_for_the_next_one_in_its_slot(tmp_path):
+    """With one slot, submissions are graded one after the other in the same warm sandbox. The
+    first leaves a daemon that kills every process it can and spoils every file it finds, plus
+    files meant to break Python or matplotlib; the next, honest, submission keeps full marks."""
+    if sandbox_problem() is not None:
+        pytest.skip(f"needs the OS sandbox, which is not available here: {sandbox_problem()}")
+    subs = tmp_path / "submitted"
+    for name, code in (("a_lies_in_wait", LIES_IN_WAIT),
+                       ("b_honest", samples.CORRECT["accuracy"])):
+        (subs / name / A).mkdir(parents=True)
+        (subs / name / A / f"{A}.ipynb").write_text(json.dumps(_notebook(code)), encoding="utf-8")
+        (subs / name / A / "data.csv").write_text("1,2,3\n")
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(subs), "--out",
+                           str(tmp_path / "out"), "--timeout", "60", "--jobs", "1"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        grades = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    assert grades["b_honest"] == 7.0 and grades["a_lies_in_wait"] < 7.0, grades
