@@ -197,19 +197,25 @@ class StudentProcess:
         return bool(self.cgroup and self.cgroup.oom_killed())
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        if self.cgroup:
-            self.cgroup.destroy()
+        _stop(self.proc, self.cgroup)
         self.sock.close()
         for close in self.closers:
             close()
+
+
+def _stop(proc: subprocess.Popen | None, cgroup: Cgroup | None) -> None:
+    """Kill a sandbox's process group, wait for it, and kill and remove its cgroup."""
+    if proc is not None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    if cgroup is not None:
+        cgroup.destroy()
 
 
 def _regular_files(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:
@@ -487,17 +493,7 @@ class Zygote:
         if self.proc is not None and os.getpid() != self.owner:
             self.proc = None  # a judge gives up on it; the slot replaces it
             return
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.cgroup is not None:
-            self.cgroup.destroy()
+        _stop(self.proc, self.cgroup)
         if self.ctl is not None:
             self.ctl.close()
 

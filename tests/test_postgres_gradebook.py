@@ -24,19 +24,14 @@ from pathlib import Path
 import pytest
 
 from grading import ROOT, sandbox_problem
+from test_pipeline import EXPECTED as PIPELINE_EXPECTED
 
 SAMPLES = ROOT / "autograder" / "samples"
 A = "ch01_diagnosis"
 POINTS = dict(test_accuracy=1, test_train_one_epoch=3, test_evaluate=2, test_diagnose=1)
-# the verdicts tests/test_pipeline.py expects of these samples
-EXPECTED = {
-    "alice_correct": dict(test_accuracy="passed", test_train_one_epoch="passed",
-                          test_evaluate="passed", test_diagnose="passed"),
-    "bob_partly_wrong": dict(test_accuracy="failed", test_train_one_epoch="passed",
-                             test_evaluate="passed", test_diagnose="failed"),
-    "erin_broken_json": dict(test_accuracy="unreadable", test_train_one_epoch="unreadable",
-                             test_evaluate="unreadable", test_diagnose="unreadable"),
-}
+# the verdicts tests/test_pipeline.py expects of the samples graded here
+EXPECTED = {student: PIPELINE_EXPECTED[student]
+            for student in ("alice_correct", "bob_partly_wrong", "erin_broken_json")}
 INSTALL = "apt-get install postgresql"
 
 
