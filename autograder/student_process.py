@@ -209,8 +209,13 @@ def _student_pids() -> list[int]:
 
 def _kill_as_nobody() -> None:
     """Send SIGKILL to every process of ``nobody`` at once: kill(-1) from a child that has become
-    ``nobody`` (it reaches exactly the processes that user may signal, and not the zygote)."""
-    pid = os.fork()
+    ``nobody`` (it reaches exactly the processes that user may signal, and not the zygote).
+    When the submission has used up its cgroup's processes, the fork fails; the caller's sweep
+    over /proc then kills them one by one."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return
     if pid == 0:
         try:
             _drop_privileges()
