@@ -303,3 +303,46 @@ def test_judge_failing_setup_is_a_grader_failure_not_the_students(tmp_path):
     with pytest.raises(GraderFailure, match="module_that_does_not_exist"):
         judge(tmp_path, {"f": "def f():\n    return 1"}, {"t": "f()"},
               setup="import module_that_does_not_exist")
+
+
+def test_progress_without_a_terminal_writes_plain_counted_lines():
+    import io
+
+    from autograder.progress import Progress
+    out = io.StringIO()  # isatty() is False, as for a file, a pipe or CI
+    ticks = iter(range(100))
+    progress = Progress(20, out, clock=lambda: float(next(ticks)))
+    progress.start()
+    progress.log("warning: something")
+    for i in range(20):
+        progress.finished(f"student{i}/ch01: 7/7")
+    progress.close()
+    text = out.getvalue()
+    assert "\r" not in text and "\x1b" not in text, "control characters in a non-terminal log"
+    lines = text.splitlines()
+    graded = [line for line in lines if line.startswith("[")]
+    assert graded[0] == "[1/20] student0/ch01: 7/7" and graded[-1] == "[20/20] student19/ch01: 7/7"
+    assert "warning: something" in lines
+    estimates = [line for line in lines if line.startswith("progress: ")]
+    assert 5 <= len(estimates) <= 10 and all("left" in line for line in estimates)
+
+
+def test_progress_on_a_terminal_clears_its_bar_before_every_log_line():
+    import io
+
+    from autograder.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    progress = Progress(3, out)
+    progress.start()
+    for name in ("a", "b", "c"):
+        progress.finished(f"{name}: 1/1")
+    progress.close()
+    text = out.getvalue()
+    for name in ("a", "b", "c"):  # each log line starts on a cleared line, never after a bar
+        assert f"\r\x1b[K{name}: 1/1\n" in text
+    assert text.endswith("c: 1/1\n"), "the bar must be gone when the run ends"
