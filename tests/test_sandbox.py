@@ -147,10 +147,27 @@ def test_memory_and_process_caps_hold_for_the_whole_submission(student):
 
 @needs_sandbox
 def test_cgroups_a_killed_judge_left_behind_are_removed():
-    group = sandbox.Cgroup.create(2**26, 8)
-    assert all(d.is_dir() for d in group.dirs)
-    sandbox.remove_leftover_cgroups(os.getpid())
-    assert not any(d.exists() for d in group.dirs)
+    """Only the dead judge's cgroups go: this process's own (a slot's warm sandbox, say) stay.
+    (The judge is a forked child that creates a cgroup and dies without removing it.)"""
+    ours = sandbox.Cgroup.create(2**26, 8)
+    reader, writer = os.pipe()
+    judge = os.fork()
+    if judge == 0:
+        try:
+            os.write(writer, "\n".join(map(str, sandbox.Cgroup.create(2**26, 8).dirs)).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as f:
+        left = [Path(d) for d in f.read().split()]
+    os.waitpid(judge, 0)
+    try:
+        assert left and all(d.is_dir() for d in left)
+        sandbox.remove_leftover_cgroups(judge)
+        assert not any(d.exists() for d in left)
+        assert all(d.is_dir() for d in ours.dirs), "another process's cgroups were removed"
+    finally:
+        ours.destroy()
 
 
 @needs_warm
