@@ -40,10 +40,38 @@ def plot_history(history: History, axes=None, title: str = "") -> Figure:
     return fig
 
 
+def _axis_text(ax) -> str:
+    """One panel in words: its title, what is plotted against what, and its legend's labels."""
+    words = []
+    if ax.get_title():
+        words.append(f"\u201c{ax.get_title()}\u201d")
+    x, y = ax.get_xlabel(), ax.get_ylabel()
+    if x or y:
+        words.append(f"{y or 'values'} against {x or 'position'}")
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()] if legend is not None else []
+    if labels:
+        words.append("showing " + ", ".join(labels))
+    return ", ".join(words) or "a plot"
+
+
+def describe_figure(fig: Figure) -> str:
+    """What a figure shows, in words, for its alt text: its title and, panel by panel, each
+    panel's title, axes and legend. Used by chapters 1-11 (every figure and demo)."""
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    head = fig._suptitle.get_text() + ". " if getattr(fig, "_suptitle", None) else ""
+    if len(panels) == 1:
+        return f"{head}Figure: {_axis_text(panels[0])}."
+    return (f"{head}Figure of {len(panels)} panels. " +
+            " ".join(f"Panel {i}: {_axis_text(ax)}." for i, ax in enumerate(panels, 1)))
+
+
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """The figure rendered as PNG bytes. Used by chapters 1-11."""
+    """The figure rendered as PNG bytes; its description (:func:`describe_figure`) travels in
+    the PNG's Description field, from which the book takes the image's alt text.
+    Used by chapters 1-11."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Description": describe_figure(fig)})
     return buffer.getvalue()
 
 

@@ -60,6 +60,8 @@ def project(tmp_path_factory) -> Path:
     for name, text in FILES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
+    for folder in ("book/_ext", "book/_static"):  # the book's Sphinx extension and assets
+        shutil.copytree(ROOT / folder, root / folder)
     config = (ROOT / "_config.yml").read_text().replace('    - "exercises/*/*"', '    - "none/*"')
     (root / "_config.yml").write_text(config)
     return root
