@@ -62,6 +62,14 @@ def test_roll_ball_is_torch_sgd_with_momentum():
     assert path.shape == (26,) and path[0] == 0.3
 
 
+def test_rolled_ball_is_roll_ball_computed_once():
+    first = L.rolled_ball(0.9, lr=0.2, steps=40)
+    np.testing.assert_array_equal(first, L.roll_ball(0.9, lr=0.2, steps=40))
+    assert L.rolled_ball(0.9, 0.2, 40) is first  # cached, whatever the spelling of the call
+    assert not first.flags.writeable
+
+
+
 def _lecture_by_hand(lrs, mu, start):
     """The lecture's recursion v = mu v - lr_t g(w), w = w + v, with autograd gradients."""
     w, v, out = start, 0.0, [start]
@@ -174,6 +182,19 @@ def test_race_uses_each_learning_rate_for_its_optimizers():
     # momentum=0 turns the "momentum" path into plain SGD
     again = L.race(L.SADDLE, 0.1, 0.05, 30, momentum=0.0, optimizers=("sgd", "momentum"))
     assert np.allclose(again["sgd"], again["momentum"])
+
+
+def test_cached_race_is_race_and_reruns_only_what_momentum_changes():
+    fresh = L.race(L.SADDLE, 0.1, 0.05, 30, momentum=0.5)
+    cached = L.cached_race(L.SADDLE, 0.1, 0.05, 30, momentum=0.5)
+    assert list(cached) == list(fresh)
+    for name in fresh:
+        np.testing.assert_array_equal(cached[name], fresh[name])
+    other = L.cached_race(L.SADDLE, 0.1, 0.05, 30, momentum=0.9)
+    for name in ("sgd", "rmsprop", "adam"):
+        assert other[name] is cached[name]
+    assert not np.array_equal(other["momentum"], cached["momentum"])
+
 
 
 def test_adaptive_methods_leave_the_saddle_first():

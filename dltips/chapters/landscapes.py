@@ -25,6 +25,7 @@ figures show what the library does, not a re-implementation of the exercise's up
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import numpy as np
@@ -138,6 +139,20 @@ def roll_ball(momentum: float, lr: float = 0.2, steps: int = 300, start: float =
     from ``start`` for ``steps`` steps: shape (steps + 1,). ``momentum=0`` is plain gradient
     descent. Used by chapter 5."""
     return momentum_path([lr] * steps, momentum, start=start, dampening=dampening, loss=loss)
+
+
+def rolled_ball(momentum: float, lr: float = 0.2, steps: int = 300) -> np.ndarray:
+    """:func:`roll_ball` from :data:`START`, computed once per setting (the demo redraws its
+    figure for many settings and rolls plain gradient descent at every one): a read-only array
+    of shape (steps + 1,). Used by chapter 5."""
+    return _rolled_ball(float(momentum), float(lr), int(steps))
+
+
+@functools.lru_cache(maxsize=128)
+def _rolled_ball(momentum: float, lr: float, steps: int) -> np.ndarray:
+    path = roll_ball(momentum, lr=lr, steps=steps)
+    path.flags.writeable = False
+    return path
 
 
 def basin(x: float) -> str:
@@ -285,6 +300,27 @@ def race(surface: str | Surface, lr_sgd: float, lr_adaptive: float, steps: int,
         else:
             out[name] = trajectory(surface, name, lr_adaptive, steps, start)
     return out
+
+
+def cached_race(surface: str | Surface, lr_sgd: float, lr_adaptive: float, steps: int,
+                momentum: float = 0.9) -> dict[str, np.ndarray]:
+    """:func:`race` of the four :data:`RACE` optimizers, each trajectory computed once per
+    setting that affects it (moving the momentum reruns only ``"momentum"``): read-only
+    arrays, the same as :func:`race` returns. Used by chapter 5."""
+    out = {}
+    for name in RACE:
+        lr = float(lr_sgd if name in ("sgd", "momentum") else lr_adaptive)
+        out[name] = _race_path(surface, name, lr, int(steps),
+                               float(momentum) if name == "momentum" else 0.0)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _race_path(surface: str | Surface, name: str, lr: float, steps: int,
+               momentum: float) -> np.ndarray:
+    path = race(surface, lr, lr, steps, momentum=momentum, optimizers=(name,))[name]
+    path.flags.writeable = False
+    return path
 
 
 def saddle_escape_step(path: np.ndarray, threshold: float = 0.5) -> int | None:
