@@ -54,6 +54,17 @@ def test_run_is_deterministic_and_hindsight_is_the_test_minimum(run):
     assert run.hindsight_epoch == int(np.argmin(run.test_loss))
 
 
+def test_watched_run_is_early_stopping_run_with_every_patience_at_once():
+    both = es.watched_run(0.5, 20, 3, (5, 20))
+    assert es.watched_run(noise=0.5, n_train=20, seed=3, patiences=(5, 20)) is both  # cached
+    for watch, patience in zip(both.watches, (5, 20)):
+        alone = es.early_stopping_run(noise=0.5, n_train=20, patience=patience, seed=3)
+        assert watch == alone.watch
+        np.testing.assert_array_equal(both.val_loss, alone.val_loss)
+        np.testing.assert_array_equal(both.fits, alone.fits)
+
+
+
 def test_patience_must_be_positive():
     with pytest.raises(ValueError):
         es.early_stopping_run(patience=0, epochs=5)

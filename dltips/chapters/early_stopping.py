@@ -14,6 +14,7 @@ Every function builds its own data and network; none takes a loss sequence or a 
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,3 +186,17 @@ def gd_versus_ridge(steps: list[int], lr: float = 0.1, n: int = 200, d: int = 12
             "gd": torch.stack(gd).numpy()[order], "ridge": torch.stack(ridge).numpy()[order],
             "gd_formula": 1 - (1 - lr * lam[None, :]) ** taus,
             "ridge_formula": lam[None, :] / (lam[None, :] + 1 / (taus * lr))}
+
+
+def watched_run(noise: float = 0.5, n_train: int = 30, seed: int = 0,
+                patiences: tuple[int, ...] = (20,)) -> StoppingRun:
+    """:func:`early_stopping_run` with the other settings at their defaults, watched by every
+    patience in ``patiences`` at once, computed once per setting (the chapter's experiment and
+    its demo share these runs; the demo picks a patience's :class:`Watch` without retraining).
+    Callers get the same run back and must not modify it. Used by chapter 6."""
+    return _watched_run(float(noise), int(n_train), int(seed), tuple(int(p) for p in patiences))
+
+
+@functools.lru_cache(maxsize=64)
+def _watched_run(noise: float, n_train: int, seed: int, patiences: tuple[int, ...]) -> StoppingRun:
+    return early_stopping_run(noise=noise, n_train=n_train, patience=patiences, seed=seed)
