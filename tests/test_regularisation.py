@@ -93,6 +93,13 @@ def test_train_moons_surface():
     assert run.train_acc > 0.7
 
 
+def test_train_moons_is_cached():
+    first = R.train_moons("L1", 0.01, steps=30, grid=10)
+    assert R.train_moons("L1", 0.01, steps=30, grid=10) is first
+    assert R.moons_split(0) is R.moons_split(0)
+
+
+
 def test_lambda_sweep_shapes_and_sparsity():
     out = R.lambda_sweep("L1", [0.0, 0.03], seeds=(0,), n_train=60, steps=60)
     for key in ("train_acc", "test_acc", "zero", "small", "mean_abs"):

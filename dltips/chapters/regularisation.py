@@ -17,6 +17,7 @@ penalty or parameter groups (the chapter's exercise asks for those).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,18 +176,22 @@ def train_regularised(split: Split, norm: str, lam: float, depth: int = 1, width
                           matrices[0].detach().double().numpy(), model)
 
 
+@functools.lru_cache(maxsize=8)
 def moons_split(seed: int = 0) -> Split:
     """The demo's data: 240 noisy two-moons points (noise 0.3), 120 for training, 60 for
-    validation and 60 for testing. Used by chapter 7."""
+    validation and 60 for testing. Cached: every call with the same seed returns the same
+    split, which callers must not modify. Used by chapter 7."""
     return moons(n=240, noise=0.3, seed=seed)
 
 
+@functools.lru_cache(maxsize=64)
 def train_moons(norm: str, lam: float, seed: int = 0, steps: int = 400,
                 grid: int = 120) -> tuple[RegularisedRun, dict[str, np.ndarray]]:
     """The demo: a 2-64-64-2 ReLU MLP trained on :func:`moons_split` with ``norm`` and ``lam``
     (see :func:`train_regularised`), and its decision surface: ``"x1"``, ``"x2"`` (grid, grid)
     coordinates over the data and ``"p"`` (grid, grid), the probability of class 1.
-    Used by chapter 7."""
+    Cached (the demo's grid and the printed table train each setting once): callers get the
+    same run and arrays back and must not modify them. Used by chapter 7."""
     split = moons_split(seed)
     run = train_regularised(split, norm, lam, depth=2, width=64, steps=steps, lr=0.1,
                             momentum=0.9, seed=seed)
