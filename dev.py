@@ -29,7 +29,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
 def run(*cmd, cwd: Path = ROOT, **kwargs) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
+    print("+", " ".join("<script>" if "\n" in str(c) else str(c) for c in cmd), flush=True)
     subprocess.run([str(c) for c in cmd], check=True, cwd=cwd, **kwargs)
 
 

@@ -2,7 +2,6 @@
 import html as html_lib
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,8 @@ import pytest
 from test_release import SOURCES, regions
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import dev  # noqa: E402  (the README's commands live there)
 
 CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("ch*.md"))
-
-
-@pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
-    return dev.build_book(tmp_path_factory.mktemp("book"))
 
 
 def test_book_has_an_entry_page_and_every_chapter(html):
