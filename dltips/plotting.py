@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from .training import History
 
@@ -66,10 +68,35 @@ def describe_figure(fig: Figure) -> str:
             " ".join(f"Panel {i}: {_axis_text(ax)}." for i, ax in enumerate(panels, 1)))
 
 
+# The book's text column is about 690 px wide (sphinx-book-theme at 1280 px): a figure wider than
+# READABLE_WIDTH inches at 110 dpi is shown shrunk, so its text is enlarged by the same factor.
+READABLE_WIDTH = 8.7
+
+
+def _readable_text(fig: Figure) -> None:
+    """Enlarge the text of a figure wider than READABLE_WIDTH (once per figure), so that its
+    tick labels read at the size of a narrow figure's once the page scales it to its column."""
+    scale = fig.get_figwidth() / READABLE_WIDTH
+    if scale <= 1 or getattr(fig, "_dltips_readable", False):
+        return
+    fig._dltips_readable = True
+    ticks = []
+    for ax in fig.axes:
+        for axis, name in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            labels = axis.get_ticklabels()
+            size = labels[0].get_fontsize() if labels else matplotlib.rcParams["font.size"]
+            ticks.append((ax, name, size * scale))
+    for text in fig.findobj(Text):
+        text.set_fontsize(text.get_fontsize() * scale)
+    for ax, name, size in ticks:  # tick labels are made anew when drawn: set their size
+        ax.tick_params(axis=name, which="both", labelsize=size)
+
+
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """The figure rendered as PNG bytes; its description (:func:`describe_figure`) travels in
+    """The figure rendered as PNG bytes (text enlarged if it is wide); its description (:func:`describe_figure`) travels in
     the PNG's Description field, from which the book takes the image's alt text.
     Used by chapters 1-11."""
+    _readable_text(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Description": describe_figure(fig)})
     return buffer.getvalue()

@@ -1,5 +1,9 @@
 """Unit tests of the core of dltips: data, models, initialisation, training loops, plots,
 widgets, gradient checks (chapter modules have tests of their own)."""
+import io
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -140,6 +144,91 @@ def test_demo_redraws_when_a_control_changes_and_has_a_static_rendering():
     bundle = demo._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "slope = 3" in bundle["text/html"] and "data:image/png;base64," in bundle["text/html"]
+    calls.clear()
+    demo.controls["a"].value = 1  # drawn before: shown again without drawing
+    assert calls == [] and demo.values() == {"a": 1, "kind": "x"}
+
+
+def _line_demo(calls):
+    def draw(a, kind, lr):
+        calls.append((a, kind, lr))
+        fig, ax = plotting.new_figure()
+        ax.plot([0, a * lr], label=kind)
+        ax.set(title=f"{kind}", xlabel="x", ylabel="y")
+        ax.legend()
+        return fig
+    return draw
+
+
+def test_a_static_demo_holds_every_grid_state_and_real_controls(monkeypatch):
+    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    calls = []
+    demo = widgets.demo(_line_demo(calls), title="line", grid={"a": [0, 1, 3], "kind": ["x", "y"]},
+                        a=widgets.slider(1, 0, 5, "slope"),
+                        kind=widgets.choice("x", ["x", "y", "z"], "kind"),
+                        lr=widgets.log_slider(0.3, -2, 1, "lr"))
+    calls.clear()
+    page = demo.static_html()
+    assert sorted(calls) == sorted((a, k, 0.3) for a in (0, 1, 3) for k in ("x", "y"))
+    states = json.loads(re.search(r'<script type="application/json" class="dltips-demo-states">'
+                                  r'(.*?)</script>', page).group(1))
+    assert sorted(states) == [f"{i}-{j}" for i in range(3) for j in range(2)]
+    assert len({png for png, _ in states.values()}) == 6, "every state has its own figure"
+    assert 'type="range" min="0" max="2" step="1" value="1" data-control="a"' in page
+    assert '<select data-control="kind"><option value="0" selected>x</option>' in page
+    assert "z</option>" not in page, "only grid values are offered"
+    assert "here these stay fixed: lr = 0.3" in page
+    assert 'data-first="1-0"' in page and "“x”, y against x, showing x" in states["1-0"][1]
+
+
+def test_without_the_build_a_demo_draws_only_its_starting_state(monkeypatch):
+    monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
+    calls = []
+    demo = widgets.demo(_line_demo(calls), grid={"a": [0, 1, 3]}, a=widgets.slider(1, 0, 5, "a"),
+                        kind=widgets.choice("x", ["x"], "kind"), lr=widgets.log_slider(1.0, 0, 1, "lr"))
+    calls.clear()
+    page = demo.static_html()
+    assert calls == [(1, "x", 1.0)] and page.count("data:image/png") == 2  # shown + its state
+
+
+@pytest.mark.parametrize("grid, problem", [
+    ({"b": [1]}, "not controls"), ({"a": [0, 9]}, "outside its slider"),
+    ({"a": [0, 2]}, "starting value"), ({"a": [1, 1]}, "repeats"),
+    ({"kind": ["x", "w"]}, "not one of its options"),
+    ({"a": [0, 1, 2, 3, 4, 5], "lr": widgets.log_values(-2, 1)}, "combinations"),
+])
+def test_a_grid_that_cannot_be_shown_is_refused_with_the_reason(grid, problem):
+    with pytest.raises(ValueError, match=problem):
+        widgets.demo(_line_demo([]), grid=grid, a=widgets.slider(1, 0, 5, "a"),
+                     kind=widgets.choice("x", ["x", "y"], "kind"),
+                     lr=widgets.log_slider(0.3, -2, 1, "lr"))
+
+
+def test_log_sliders_reach_round_values_and_the_ones_asked_for():
+    assert widgets.log_values(-2, 0) == [0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+    options = [v for _, v in widgets.log_slider(0.3, -2.5, 1, "lr", extra=(0.19, 0.21)).options]
+    assert {0.005, 0.3, 3.0, 0.19, 0.21} <= set(options) and options == sorted(options)
+    assert min(options) >= 10 ** -2.5 and max(options) == 10.0
+
+
+def test_figures_say_what_they_show_and_wide_ones_get_larger_text():
+    fig, axes = plotting.new_figure(ncols=3)
+    axes[0].plot([1, 2], label="training")
+    axes[0].set(title="loss", xlabel="epoch", ylabel="cross-entropy")
+    axes[0].legend()
+    text = plotting.describe_figure(fig)
+    assert text.startswith("Figure of 3 panels.") and \
+        "Panel 1: “loss”, cross-entropy against epoch, showing training." in text
+    from PIL import Image
+    png = plotting.figure_png(fig)
+    assert Image.open(io.BytesIO(png)).text["Description"] == text
+    wide = axes[0].title.get_fontsize()
+    plotting.figure_png(fig)  # a second rendering does not enlarge again
+    assert axes[0].title.get_fontsize() == wide
+    narrow, ax = plotting.new_figure()
+    ax.set_title("loss")
+    plotting.figure_png(narrow)
+    assert wide == pytest.approx(ax.title.get_fontsize() * 3 * 4.2 / plotting.READABLE_WIDTH)
 
 
 def test_initialise_schemes_set_the_variance_and_zero_biases():
