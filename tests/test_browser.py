@@ -191,3 +191,63 @@ def test_every_internal_link_and_anchor_resolves(html):
             elif fragment and file.suffix == ".html" and unquote(fragment) not in ids_of(file):
                 broken.append(f"{page.relative_to(html)}: {target} (no such anchor)")
     assert not broken, f"{len(broken)} broken internal links: {broken[:5]}"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab (the venv's, with jupytext and jupyterlab-myst) serving the project, and a
+    browser page on it with the application object exposed."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    problem = browser_problem()
+    if problem:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"no browser test: {problem}")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runtime = tmp_path_factory.mktemp("jupyter")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         "--ServerApp.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
+         "--allow-root", f"--ServerApp.root_dir={ROOT}"],
+        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/lab", wait_until="load")
+            page.wait_for_function("() => window.jupyterapp", timeout=120_000)
+            page.evaluate("() => window.jupyterapp.started")
+            yield page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_jupyterlab_renders_a_chapter_s_myst_when_opened_as_a_notebook(lab):
+    """What the README tells readers to do: open a chapter as a notebook. Its Markdown cells
+    show MyST rendered (admonitions, math, no label lines or directive fences as text)."""
+    lab.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', "
+                 "{path: 'book/ch04_adaptive_lr.md', factory: 'Jupytext Notebook'})")
+    lab.wait_for_selector(".jp-MarkdownCell .myst", timeout=60_000)
+    lab.wait_for_timeout(2000)
+    shown = lab.evaluate("""() => {
+      const cells = Array.from(document.querySelectorAll(".jp-MarkdownCell"));
+      return {cells: cells.length,
+              myst: document.querySelectorAll(".jp-MarkdownCell .myst").length,
+              admonitions: document.querySelectorAll(".jp-MarkdownCell [class*=admonition]").length,
+              math: document.querySelectorAll(".jp-MarkdownCell .katex, .jp-MarkdownCell mjx-container").length,
+              raw: cells.map(c => c.innerText).filter(t => /:::\\{|\\(ch\\d\\d-[a-z-]+\\)=|\\{ref\\}`/.test(t))
+                        .map(t => t.slice(0, 80))};
+    }""")
+    assert shown["cells"] > 5 and shown["myst"] >= shown["cells"] // 2, shown
+    assert shown["admonitions"] >= 1, f"no admonition rendered: {shown}"
+    assert shown["math"] >= 10, f"math not typeset: {shown}"
+    assert not shown["raw"], f"raw MyST shown as text: {shown['raw'][:3]}"
