@@ -3,6 +3,7 @@ is shown twice and widget demos can redraw them; a notebook displays a returned 
 from __future__ import annotations
 
 import io
+import re
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -63,9 +64,17 @@ def describe_figure(fig: Figure) -> str:
     panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
     head = fig._suptitle.get_text() + ". " if getattr(fig, "_suptitle", None) else ""
     if len(panels) == 1:
-        return f"{head}Figure: {_axis_text(panels[0])}."
-    return (f"{head}Figure of {len(panels)} panels. " +
-            " ".join(f"Panel {i}: {_axis_text(ax)}." for i, ax in enumerate(panels, 1)))
+        text = f"{head}Figure: {_axis_text(panels[0])}."
+    else:
+        text = (f"{head}Figure of {len(panels)} panels. " +
+                " ".join(f"Panel {i}: {_axis_text(ax)}." for i, ax in enumerate(panels, 1)))
+    return _plain(text)
+
+
+def _plain(text: str) -> str:
+    """Mathtext as words a screen reader can say: $\\|\\theta_t\\|$ -> |theta_t|."""
+    text = re.sub(r"\\[,;:! ]", " ", text.replace("$", ""))
+    return re.sub(r"\\([A-Za-z]+|.)", r"\1", text).replace("{", "").replace("}", "")
 
 
 # The book's text column is about 690 px wide (sphinx-book-theme at 1280 px): a figure wider than
