@@ -111,3 +111,15 @@ def test_first_layer_gradient_vanishes_in_deep_tanh_nets_but_not_with_batch_norm
 def test_train_mlp_takes_plain_sgd():
     history = diagnosis.train_mlp(depth=1, width=16, epochs=2, lr=0.1, momentum=0.0)
     assert len(history.train_loss) == 2 and history.train_loss[1] < history.train_loss[0]
+
+
+def test_demo_history_is_train_mlp_cut_to_length():
+    full = diagnosis.train_mlp(depth=2, activation="sigmoid", width=16, epochs=4, n_train=300)
+    assert diagnosis.demo_history(2, "sigmoid", 16, 4, n_train=300) == full
+    short = diagnosis.train_mlp(depth=2, activation="sigmoid", width=16, epochs=2, n_train=300)
+    assert diagnosis.demo_history(2, "sigmoid", 16, 2, n_train=300) == short
+    longer = diagnosis.demo_history(2, "sigmoid", 16, diagnosis.DEMO_EPOCHS + 1, n_train=300)
+    assert len(longer.train_loss) == diagnosis.DEMO_EPOCHS + 1
+    assert longer.val_acc[:4] == full.val_acc
+    with pytest.raises(ValueError, match="epochs"):
+        diagnosis.demo_history(2, "sigmoid", 16, 0, n_train=300)
