@@ -4,7 +4,8 @@
   sigma; :func:`step_lengths` and :func:`effective_learning_rates` read a path's steps;
 - the batch-size experiment (:func:`minibatch_training`, :func:`gradient_noise`,
   :func:`seconds_per_epoch`) trains a small regression MLP with ``torch.optim.SGD`` on
-  mini-batches, through :func:`dltips.training.train`.
+  mini-batches, through :func:`dltips.training.train`; :func:`demo_run` keeps the runs of the
+  batch-size demo.
 
 The surfaces and trajectories themselves are :mod:`dltips.surfaces`.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -131,6 +133,36 @@ def minibatch_training(batch_size: int, epochs: int = 20, lr: float = 0.05, n: i
           after_epoch=lambda: run.epoch_loss.append(full_loss()))
     run.seconds = time.perf_counter() - begin
     return run
+
+
+#: the batch-size demo's starting number of epochs; a shorter run is cut from a run this long.
+DEMO_EPOCHS = 20
+_DEMO_RUNS: OrderedDict[tuple, BatchRun] = OrderedDict()  # the longest run of each setting
+_DEMO_RUNS_KEPT = 32
+
+
+def demo_run(batch_size: int, epochs: int, lr: float) -> BatchRun:
+    """What ``minibatch_training(batch_size, epochs=epochs, lr=lr)`` returns, for the
+    batch-size demo, which draws each setting and the full-batch run beside it again and again.
+
+    A setting is trained once, for ``max(epochs, DEMO_EPOCHS)`` epochs, and kept (the last 32
+    settings); a shorter run is the beginning of a longer one (the shuffles come from one
+    generator seeded once, so the first epochs do not depend on how many follow): its
+    ``update_loss`` and ``epoch_loss`` are cut to ``epochs`` epochs, and its ``seconds`` are
+    those of the run it was cut from. Returns a new :class:`BatchRun`. Used by chapter 4.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    key = (min(batch_size, 256), lr)
+    run = _DEMO_RUNS.get(key)
+    if run is None or len(run.epoch_loss) <= epochs:
+        run = minibatch_training(batch_size, epochs=max(epochs, DEMO_EPOCHS), lr=lr)
+        _DEMO_RUNS[key] = run
+        while len(_DEMO_RUNS) > _DEMO_RUNS_KEPT:
+            _DEMO_RUNS.popitem(last=False)
+    _DEMO_RUNS.move_to_end(key)
+    return replace(run, update_loss=run.update_loss[:epochs * run.updates_per_epoch + 1],
+                   epoch_loss=run.epoch_loss[:epochs + 1])
 
 
 def gradient_noise(batch_sizes, n: int = 256, draws: int = 50, seed: int = 0,
