@@ -16,11 +16,15 @@ VAL_COLOR = "#d62728"
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3.2,
-               **subplot_kw) -> tuple[Figure, object]:
-    """A figure with a grid of axes, ``width`` x ``height`` inches per panel.
-    Used by chapters 1-11."""
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
+               margins: dict | None = None, **subplot_kw) -> tuple[Figure, object]:
+    """A figure with a grid of axes, ``width`` x ``height`` inches per panel, laid out by
+    matplotlib's constrained layout; or, with ``margins`` (GridSpec's left, right, bottom, top,
+    wspace, hspace, as fractions of the figure), at fixed positions: demos do that, since the
+    automatic layout doubles the time a redraw takes. Used by chapters 1-11."""
+    fig = Figure(figsize=(width * ncols, height * nrows),
+                 layout=None if margins else "constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None,
+                        gridspec_kw=margins)
     return fig, axes
 
 

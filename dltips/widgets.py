@@ -136,7 +136,7 @@ class Demo:
         if os.environ.get(STATIC_ENV) != "1":
             index = tuple(values.index(start[name]) for name, values in self.grid.items())
             fig = self.draw(**start)
-            return {index: (figure_png(fig), describe_figure(fig))}
+            return {index: (_compact_png(figure_png(fig)), describe_figure(fig))}
         out = {}
         for index in itertools.product(*(range(len(v)) for v in self.grid.values())):
             values = {**start, **{name: self.grid[name][i]
@@ -174,8 +174,12 @@ class Demo:
         fixed = [f"{html.escape(c.description or n)} = {html.escape(_label(c.value))}"
                  for n, c in self.controls.items() if n not in self.grid]
         png, alt = states[first]
-        payload = json.dumps({"-".join(map(str, k)): [_data_url(p), a]
-                              for k, (p, a) in states.items()}).replace("</", "<\\/")
+        images: dict[str, int] = {}  # a figure drawn the same for two settings is stored once
+        for p, _ in states.values():
+            images.setdefault(_data_url(p), len(images))
+        payload = json.dumps({"images": list(images),
+                              "states": {"-".join(map(str, k)): [images[_data_url(p)], a]
+                                         for k, (p, a) in states.items()}}).replace("</", "<\\/")
         title = html.escape(self.title or self.draw.__name__)
         note = ("Every control is live when the chapter runs in JupyterLab" +
                 (f"; here these stay fixed: {', '.join(fixed)}" if fixed else "") + ".")

@@ -170,15 +170,31 @@ def test_a_static_demo_holds_every_grid_state_and_real_controls(monkeypatch):
     calls.clear()
     page = demo.static_html()
     assert sorted(calls) == sorted((a, k, 0.3) for a in (0, 1, 3) for k in ("x", "y"))
-    states = json.loads(re.search(r'<script type="application/json" class="dltips-demo-states">'
-                                  r'(.*?)</script>', page).group(1))
+    payload = json.loads(re.search(r'<script type="application/json" class="dltips-demo-states">'
+                                   r'(.*?)</script>', page).group(1))
+    states = payload["states"]
     assert sorted(states) == [f"{i}-{j}" for i in range(3) for j in range(2)]
-    assert len({png for png, _ in states.values()}) == 6, "every state has its own figure"
+    # a = 0 draws the same flat line for both kinds but its own legend: six figures, once each
+    assert sorted(i for i, _ in states.values()) == list(range(6)) == \
+        list(range(len(payload["images"])))
     assert 'type="range" min="0" max="2" step="1" value="1" data-control="a"' in page
     assert '<select data-control="kind"><option value="0" selected>x</option>' in page
     assert "z</option>" not in page, "only grid values are offered"
     assert "here these stay fixed: lr = 0.3" in page
     assert 'data-first="1-0"' in page and "“x”, y against x, showing x" in states["1-0"][1]
+
+
+def test_a_figure_that_two_settings_share_is_stored_once(monkeypatch):
+    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+
+    def draw(a, ignored):
+        fig, ax = plotting.new_figure()
+        ax.plot([0, a])
+        return fig
+    page = widgets.demo(draw, grid={"a": [0, 1, 3], "ignored": ["x", "y"]},
+                        a=widgets.slider(1, 0, 5, "a"),
+                        ignored=widgets.choice("x", ["x", "y"], "ignored")).static_html()
+    assert page.count("data:image/png") == 1 + 3  # the one shown, and three for six states
 
 
 def test_without_the_build_a_demo_draws_only_its_starting_state(monkeypatch):

@@ -1,6 +1,6 @@
 // The static book's demos (see dltips/widgets.py): each .dltips-demo holds the figures of every
-// combination of its controls' grid values, keyed "i-j-..." by the controls' indices in page
-// order. Moving a control shows the figure of the new combination; nothing is computed here.
+// combination of its controls' grid values ({"images": [data URL, ...], "states": {"i-j-...":
+// [image index, alt text]}}, keyed by the controls' indices in page order). Moving a control shows the figure of the new combination; nothing is computed here.
 (function () {
   "use strict";
 
@@ -8,14 +8,16 @@
     var data = demo.querySelector("script.dltips-demo-states");
     var img = demo.querySelector("img.dltips-demo-figure");
     if (!data || !img) return;
-    var states = JSON.parse(data.textContent);
+    var parsed = JSON.parse(data.textContent);
+    var images = parsed.images, states = parsed.states;
     var controls = Array.prototype.slice.call(demo.querySelectorAll("[data-control]"));
 
     function show() {
       var key = controls.map(function (c) { return c.value; }).join("-");
       var state = states[key];
       if (!state) return;
-      if (img.getAttribute("src") !== state[0]) img.setAttribute("src", state[0]);
+      var src = images[state[0]];
+      if (img.getAttribute("src") !== src) img.setAttribute("src", src);
       img.setAttribute("alt", state[1]);
       controls.forEach(function (c) {
         if (c.type !== "range") return;
@@ -31,9 +33,9 @@
       c.addEventListener("input", show);
       c.addEventListener("change", show);
     });
-    Object.keys(states).forEach(function (k) {  // decode every figure now, not on the first move
+    images.forEach(function (src) {  // decode every figure now, not on the first move
       var pre = new Image();
-      pre.src = states[k][0];
+      pre.src = src;
     });
     show();  // a browser may have restored the controls' values (back button)
   }
