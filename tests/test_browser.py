@@ -194,16 +194,14 @@ def test_every_internal_link_and_anchor_resolves(html):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(site, tmp_path_factory):
     """JupyterLab (the venv's, with jupytext and jupyterlab-myst) serving the project, and a
-    browser page on it with the application object exposed."""
+    page of the tests' browser on it, with the application object exposed."""
     import socket
     import subprocess
     import sys
     import time
-    problem = browser_problem()
-    if problem:
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"no browser test: {problem}")
+    browser, _ = site
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -220,12 +218,12 @@ def lab(tmp_path_factory):
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        with chromium() as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/lab", wait_until="load")
-            page.wait_for_function("() => window.jupyterapp", timeout=120_000)
-            page.evaluate("() => window.jupyterapp.started")
-            yield page
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/lab", wait_until="load")
+        page.wait_for_function("() => window.jupyterapp", timeout=120_000)
+        page.evaluate("() => window.jupyterapp.started")
+        yield page
+        page.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
