@@ -25,7 +25,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from ..data import Split, digits
 from ..models import mlp
@@ -62,74 +61,20 @@ def demo_history(depth: int, activation: str, width: int, epochs: int,
     A setting is trained once, for ``max(epochs, DEMO_EPOCHS)`` epochs, and kept (the last 48
     settings); a shorter run is the first ``epochs`` epochs of a longer one, because
     :func:`dltips.training.fit` records each epoch the same way whatever the number of epochs
-    that follow. The training hands the loader's batches over whole instead of row by row (the
-    same rows, in the same order, so the same numbers), which makes it about twice as fast.
-    Returns a new :class:`History` of ``epochs`` entries. Used by chapter 1.
+    that follow. Returns a new :class:`History` of ``epochs`` entries. Used by chapter 1.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     key = (depth, activation, width, n_train, lr)
     run = _DEMO_RUNS.get(key)
     if run is None or len(run.train_loss) < epochs:
-        torch.manual_seed(0)
-        split = digits(seed=0, n_train=n_train)
-        model = mlp(split.n_features, split.n_classes, depth, width, activation, seed=0)
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        run = _fit_in_batches(model, split, max(epochs, DEMO_EPOCHS), optimizer)
+        run = train_mlp(depth, activation, width, max(epochs, DEMO_EPOCHS), lr, n_train)
         _DEMO_RUNS[key] = run
         while len(_DEMO_RUNS) > _DEMO_RUNS_KEPT:
             _DEMO_RUNS.popitem(last=False)
     _DEMO_RUNS.move_to_end(key)
     return History(run.train_loss[:epochs], run.train_acc[:epochs], run.val_loss[:epochs],
                    run.val_acc[:epochs])
-
-
-class _WholeBatches(TensorDataset):
-    """A TensorDataset whose loader fetches a batch with one indexing operation per tensor:
-    the rows default collation would stack, in the same order."""
-
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
-        rows = torch.tensor(indices)
-        return tuple(t[rows] for t in self.tensors)
-
-
-def _as_is(batch):
-    return batch
-
-
-def _fit_in_batches(model: nn.Module, split: Split, epochs: int,
-                    optimizer: torch.optim.Optimizer, batch_size: int = 64,
-                    seed: int = 0) -> History:
-    """:func:`dltips.training.fit` with the cross-entropy, its loaders fetching whole batches
-    (same generator, same draws from it, same batches; tests check the histories are equal)."""
-    loss_fn = nn.CrossEntropyLoss()
-    train_data = DataLoader(_WholeBatches(split.x_train, split.y_train), batch_size=batch_size,
-                            shuffle=True, generator=torch.Generator().manual_seed(seed),
-                            collate_fn=_as_is)
-    val_data = DataLoader(_WholeBatches(split.x_val, split.y_val), batch_size=1024,
-                          collate_fn=_as_is)
-
-    def one_pass(data: DataLoader, training: bool) -> tuple[float, float]:
-        model.train(training)
-        total_loss, correct, seen = 0.0, 0, 0
-        with torch.set_grad_enabled(training):
-            for x, y in data:
-                logits = model(x)
-                loss = loss_fn(logits, y)
-                if training:
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                total_loss += loss.item() * len(y)
-                correct += (logits.argmax(dim=1) == y).sum().item()
-                seen += len(y)
-        return total_loss / seen, correct / seen
-
-    history = History()
-    for _ in range(epochs):
-        train = one_pass(train_data, training=True)
-        history.record(train, one_pass(val_data, training=False))
-    return history
 
 
 def read_curves(history: History, target: float) -> str:
