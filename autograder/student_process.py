@@ -228,8 +228,31 @@ def _kill_as_nobody() -> None:
         pass  # reaped by the kernel (SIGCHLD is ignored here)
 
 
+def _remove_sysv_ipc() -> None:
+    """Remove every System V shared-memory segment, message queue and semaphore set of this IPC
+    namespace (the slot's sandbox; its students are dead by now): memory that outlives a
+    process, through which one submission could hand answers to the next."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    ipc_rmid = 0
+    removers = {"shm": lambda i: libc.shmctl(i, ipc_rmid, None),
+                "msg": lambda i: libc.msgctl(i, ipc_rmid, None),
+                "sem": lambda i: libc.semctl(i, 0, ipc_rmid)}
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]  # key, id, perms, ...
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
 def _clear_students() -> bool:
-    """Kill every process of ``nobody`` and empty the scratch folders; True when none is left."""
+    """Kill every process of ``nobody``, empty the scratch folders and remove System V IPC
+    objects; True when no process is left."""
     if _student_pids():
         _kill_as_nobody()
     for _ in range(2000):
@@ -244,6 +267,7 @@ def _clear_students() -> bool:
         time.sleep(0.005)
     else:
         return False
+    _remove_sysv_ipc()
     for folder in SCRATCH:
         try:
             entries = os.listdir(folder)

@@ -234,8 +234,14 @@ def test_jupyterlab_renders_a_chapter_s_myst_when_opened_as_a_notebook(lab):
     show MyST rendered (admonitions, math, no label lines or directive fences as text)."""
     lab.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', "
                  "{path: 'book/ch04_adaptive_lr.md', factory: 'Jupytext Notebook'})")
-    lab.wait_for_selector(".jp-MarkdownCell .myst", timeout=60_000)
-    lab.wait_for_timeout(2000)
+    lab.wait_for_selector(".jp-MarkdownCell .myst", state="attached", timeout=60_000)
+    try:  # rendering goes on after the first cell appears: wait for its end, or a minute
+        lab.wait_for_function("""() => document.querySelectorAll(
+            ".jp-MarkdownCell [class*=admonition]").length > 0 && document.querySelectorAll(
+            ".jp-MarkdownCell .katex, .jp-MarkdownCell mjx-container").length >= 10""",
+            timeout=60_000)
+    except Exception:  # noqa: BLE001 - the assertions below say what is missing
+        pass
     shown = lab.evaluate("""() => {
       const cells = Array.from(document.querySelectorAll(".jp-MarkdownCell"));
       return {cells: cells.length,
