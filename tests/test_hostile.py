@@ -64,6 +64,15 @@ dltips.checks.assert_always = lambda *a, **k: None
 numpy.allclose = lambda *a, **k: True
 math.isclose = lambda *a, **k: True
 ''', False),
+    "shadows_the_names_the_tests_use": ('''
+# the setup cell's names and the check helpers, redefined in the student's own namespace: the
+# tests cell runs in the judge, whose names come from the setup cells only
+import builtins
+assert_true = assert_number_close = assert_close = as_float = lambda *a, **k: None
+isinstance = lambda *a: True
+builtins.isinstance = lambda *a: True
+np = torch = None
+''', False),
     "returns_objects_that_equal_anything": ('''
 class Anything(float):
     def __eq__(self, other):
