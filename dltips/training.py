@@ -4,21 +4,26 @@
   training and validation loss and accuracy per epoch (chapters 1, 3, 5);
 - :func:`train` is the bare mini-batch loop on tensors (any loss, full batch or shuffled
   mini-batches), with a hook after every step (chapters 2-4);
-- :func:`train_accuracy` measures a trained classifier on its training data (chapters 2-3).
+- :func:`train_accuracy` measures a trained classifier on its training data (chapters 2-3);
+- :class:`LongestRuns` keeps a demo's runs, one per setting, and cuts shorter runs from them
+  (chapters 1 and 4).
 
 Chapter 1's exercise writes the per-epoch loop itself; nothing here takes a loader and
 returns one epoch's metrics.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Generic, Hashable, TypeVar
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from .data import Split, loader
+
+Run = TypeVar("Run")
 
 
 @dataclass
@@ -114,3 +119,32 @@ def train_accuracy(model: nn.Module, split: Split) -> float:
     model.eval()
     with torch.no_grad():
         return (model(split.x_train).argmax(dim=1) == split.y_train).float().mean().item()
+
+
+class LongestRuns(Generic[Run]):
+    """Training runs kept for a demo that asks for many settings and many lengths.
+
+    ``runs(key, epochs)`` returns ``cut(run, epochs)``: the first ``epochs`` epochs of the
+    setting ``key``, trained by ``train(key, n)`` once for ``n = max(epochs, minimum)`` epochs
+    and again only when a longer run is asked for (``epochs_of(run)`` says how long a run is).
+    The ``kept`` settings used last are kept. Cutting is only right when a run's first epochs do
+    not depend on how many follow, as in :func:`fit` and :func:`train` (one generator, seeded
+    once). Used by chapters 1 and 4.
+    """
+
+    def __init__(self, train: Callable[[Hashable, int], Run], epochs_of: Callable[[Run], int],
+                 cut: Callable[[Run, int], Run], minimum: int, kept: int):
+        self.train, self.epochs_of, self.cut = train, epochs_of, cut
+        self.minimum, self.kept = minimum, kept
+        self._runs: OrderedDict[Hashable, Run] = OrderedDict()
+
+    def __call__(self, key: Hashable, epochs: int) -> Run:
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        run = self._runs.get(key)
+        if run is None or self.epochs_of(run) < epochs:
+            run = self._runs[key] = self.train(key, max(epochs, self.minimum))
+            while len(self._runs) > self.kept:
+                self._runs.popitem(last=False)
+        self._runs.move_to_end(key)
+        return self.cut(run, epochs)

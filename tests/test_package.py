@@ -99,6 +99,30 @@ def test_fit_records_one_entry_per_epoch_and_learns():
     assert history.val_acc[-1] > 0.8
 
 
+def test_longest_runs_trains_a_setting_once_per_longer_request_and_keeps_the_last_used():
+    trained = []
+
+    def train(key, epochs):
+        trained.append((key, epochs))
+        return [f"{key}:{e}" for e in range(epochs)]
+
+    runs = training.LongestRuns(train, epochs_of=len, cut=lambda run, e: run[:e], minimum=5,
+                                kept=2)
+    assert runs("a", 3) == ["a:0", "a:1", "a:2"] and trained == [("a", 5)]
+    assert runs("a", 5) == [f"a:{e}" for e in range(5)] and len(trained) == 1  # cut, not trained
+    assert runs("a", 7)[-1] == "a:6" and trained[-1] == ("a", 7)  # longer: trained again
+    runs("b", 1)
+    runs("a", 2)       # "a" used last, so "b" is the oldest
+    runs("c", 1)       # a third setting: "b" is dropped, "a" kept
+    assert len(trained) == 4
+    runs("a", 7)
+    assert len(trained) == 4
+    runs("b", 1)
+    assert trained[-1] == ("b", 5)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        runs("a", 0)
+
+
 def test_read_curves_follows_the_recipe():
     h = training.History([1.0], [0.5], [1.0], [0.5])
     assert "TRAINING" in diagnosis.read_curves(h, 0.9)

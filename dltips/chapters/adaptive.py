@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,7 +23,7 @@ from ..data import regression_tensors
 from ..models import mlp
 from ..optimizers import make_optimizer
 from ..surfaces import Surface, follow, get_surface, gradient_at
-from ..training import train
+from ..training import LongestRuns, train
 
 
 def lecture_rmsprop_trajectory(surface: str | Surface, lr: float, steps: int, start=None,
@@ -137,8 +136,20 @@ def minibatch_training(batch_size: int, epochs: int = 20, lr: float = 0.05, n: i
 
 #: the batch-size demo's starting number of epochs; a shorter run is cut from a run this long.
 DEMO_EPOCHS = 20
-_DEMO_RUNS: OrderedDict[tuple, BatchRun] = OrderedDict()  # the longest run of each setting
-_DEMO_RUNS_KEPT = 32
+
+
+def _train_setting(key: tuple, epochs: int) -> BatchRun:
+    batch_size, lr = key
+    return minibatch_training(batch_size, epochs=epochs, lr=lr)
+
+
+def _cut_run(run: BatchRun, epochs: int) -> BatchRun:
+    return replace(run, update_loss=run.update_loss[:epochs * run.updates_per_epoch + 1],
+                   epoch_loss=run.epoch_loss[:epochs + 1])
+
+
+_DEMO_RUNS = LongestRuns(_train_setting, epochs_of=lambda run: len(run.epoch_loss) - 1,
+                         cut=_cut_run, minimum=DEMO_EPOCHS, kept=32)
 
 
 def demo_run(batch_size: int, epochs: int, lr: float) -> BatchRun:
@@ -147,22 +158,12 @@ def demo_run(batch_size: int, epochs: int, lr: float) -> BatchRun:
 
     A setting is trained once, for ``max(epochs, DEMO_EPOCHS)`` epochs, and kept (the last 32
     settings); a shorter run is the beginning of a longer one (the shuffles come from one
-    generator seeded once, so the first epochs do not depend on how many follow): its
-    ``update_loss`` and ``epoch_loss`` are cut to ``epochs`` epochs, and its ``seconds`` are
-    those of the run it was cut from. Returns a new :class:`BatchRun`. Used by chapter 4.
+    generator seeded once, so the first epochs do not depend on how many follow;
+    :class:`dltips.training.LongestRuns`): its ``update_loss`` and ``epoch_loss`` are cut to
+    ``epochs`` epochs, and its ``seconds`` are those of the run it was cut from. Returns a new
+    :class:`BatchRun`. Used by chapter 4.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    key = (min(batch_size, 256), lr)
-    run = _DEMO_RUNS.get(key)
-    if run is None or len(run.epoch_loss) <= epochs:
-        run = minibatch_training(batch_size, epochs=max(epochs, DEMO_EPOCHS), lr=lr)
-        _DEMO_RUNS[key] = run
-        while len(_DEMO_RUNS) > _DEMO_RUNS_KEPT:
-            _DEMO_RUNS.popitem(last=False)
-    _DEMO_RUNS.move_to_end(key)
-    return replace(run, update_loss=run.update_loss[:epochs * run.updates_per_epoch + 1],
-                   epoch_loss=run.epoch_loss[:epochs + 1])
+    return _DEMO_RUNS((min(batch_size, 256), lr), epochs)
 
 
 def gradient_noise(batch_sizes, n: int = 256, draws: int = 50, seed: int = 0,

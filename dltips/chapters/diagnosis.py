@@ -18,7 +18,6 @@ chapter's exercise.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +27,7 @@ from torch import nn
 
 from ..data import Split, digits
 from ..models import mlp
-from ..training import History, fit
+from ..training import History, LongestRuns, fit
 
 N_CLASSES = 10
 
@@ -49,8 +48,20 @@ def train_mlp(depth: int = 2, activation: str = "relu", width: int = 64, epochs:
 
 #: the demo's starting number of epochs; a shorter run of the demo is cut from a run this long.
 DEMO_EPOCHS = 15
-_DEMO_RUNS: OrderedDict[tuple, History] = OrderedDict()  # the longest run of each setting
-_DEMO_RUNS_KEPT = 48
+
+
+def _train_setting(key: tuple, epochs: int) -> History:
+    depth, activation, width, n_train, lr = key
+    return train_mlp(depth, activation, width, epochs, lr, n_train)
+
+
+def _cut_history(run: History, epochs: int) -> History:
+    return History(run.train_loss[:epochs], run.train_acc[:epochs], run.val_loss[:epochs],
+                   run.val_acc[:epochs])
+
+
+_DEMO_RUNS = LongestRuns(_train_setting, epochs_of=lambda run: len(run.train_loss),
+                         cut=_cut_history, minimum=DEMO_EPOCHS, kept=48)
 
 
 def demo_history(depth: int, activation: str, width: int, epochs: int,
@@ -61,20 +72,10 @@ def demo_history(depth: int, activation: str, width: int, epochs: int,
     A setting is trained once, for ``max(epochs, DEMO_EPOCHS)`` epochs, and kept (the last 48
     settings); a shorter run is the first ``epochs`` epochs of a longer one, because
     :func:`dltips.training.fit` records each epoch the same way whatever the number of epochs
-    that follow. Returns a new :class:`History` of ``epochs`` entries. Used by chapter 1.
+    that follow (:class:`dltips.training.LongestRuns`). Returns a new :class:`History` of
+    ``epochs`` entries. Used by chapter 1.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    key = (depth, activation, width, n_train, lr)
-    run = _DEMO_RUNS.get(key)
-    if run is None or len(run.train_loss) < epochs:
-        run = train_mlp(depth, activation, width, max(epochs, DEMO_EPOCHS), lr, n_train)
-        _DEMO_RUNS[key] = run
-        while len(_DEMO_RUNS) > _DEMO_RUNS_KEPT:
-            _DEMO_RUNS.popitem(last=False)
-    _DEMO_RUNS.move_to_end(key)
-    return History(run.train_loss[:epochs], run.train_acc[:epochs], run.val_loss[:epochs],
-                   run.val_acc[:epochs])
+    return _DEMO_RUNS((depth, activation, width, n_train, lr), epochs)
 
 
 def read_curves(history: History, target: float) -> str:
