@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import PROJECT
 from .notebooks import Source
 
 LINE_LIMIT = 2**20          # bytes of one event line
@@ -53,7 +54,8 @@ def _text(value, limit: int = 2000) -> str:
 def _judge_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
     env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
-               PYTHONDONTWRITEBYTECODE="1")
+               PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join([str(PROJECT), *filter(None, [env.get("PYTHONPATH")])]))
     return env
 
 

@@ -313,7 +313,8 @@ def _bwrap_args(modules: list[str], file_fds: list[tuple[str, int]], root: bool)
 def _student_env(drop: bool) -> dict[str, str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
            "MPLCONFIGDIR": "/tmp", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+           "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": str(autograder.PROJECT)}  # this autograder and dltips (_bwrap_args)
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine-specific fixes, see env docs
         if key in os.environ:
             env[key] = os.environ[key]

@@ -299,6 +299,47 @@ def test_judge_hidden_test_source_never_reaches_the_feedback(tmp_path):
     assert "TypeError" in verdicts["t"][1]
 
 
+def test_judge_a_setup_helper_beside_student_code_reports_its_own_failures_as_such(tmp_path):
+    setup = ("import numpy as np\nfrom dltips.checks import in_student_process\n\n"
+             "@in_student_process\ndef run_many(n):\n    out = [f(i) for i in range(n)]\n"
+             "    if len(set(map(type, out))) != 1:\n"
+             "        raise AssertionError('f returned values of different types')\n"
+             "    return out\n")
+    verdicts, _ = judge(tmp_path, {"f": "def f(i):\n    return i"}, {
+        "t1": "run_many(3)", "t2": "assert run_many(2) == [0, 1]", "t3": "run_many(5)"},
+        setup=setup,
+        submitted={"f": "def f(i):\n    if i == 4:\n        raise ValueError('four')\n"
+                        "    return float(i) if i == 2 else i"})
+    assert verdicts["t1"][0] == "failed"
+    # the helper's own check: its message, and no student line blamed
+    assert verdicts["t1"][1] == ("AssertionError: f returned values of different types "
+                                 "(raised while running your code)")
+    assert verdicts["t2"][0] == "passed"
+    # raised by the student's function inside the helper: the student's line is named
+    assert verdicts["t3"][0] == "error" and "four" in verdicts["t3"][1]
+    assert "raised in your code: cell f, line 3" in verdicts["t3"][1]
+
+
+def test_judge_runs_the_grader_of_its_own_project_whatever_the_environment_finds(tmp_path,
+                                                                               monkeypatch):
+    """Another checkout's autograder and dltips earlier on the path (a venv shared by two
+    clones, whose editable install points at the other) must not be what grades."""
+    from autograder import runner
+    decoy = tmp_path / "decoy"
+    for package in ("autograder", "dltips"):
+        (decoy / package).mkdir(parents=True)
+        (decoy / package / "__init__.py").write_text(
+            f"raise ImportError('the decoy {package} was imported')\n")
+    runner.close_slots()  # slots started by other tests have the environment they had
+    monkeypatch.setenv("PYTHONPATH", str(decoy))
+    try:
+        verdicts, _ = judge(tmp_path, {"f": "def f():\n    return 1"}, {"t": "assert f() == 1"},
+                            setup="import numpy as np\nimport dltips.checks")
+    finally:
+        runner.close_slots()
+    assert verdicts["t"][0] == "passed", verdicts
+
+
 def test_judge_failing_setup_is_a_grader_failure_not_the_students(tmp_path):
     with pytest.raises(GraderFailure, match="module_that_does_not_exist"):
         judge(tmp_path, {"f": "def f():\n    return 1"}, {"t": "f()"},
