@@ -50,7 +50,10 @@ JUDGE_MEMORY = 8 * 2**30      # address space of the judge itself
 def describe_tests_failure(exc: BaseException) -> str:
     """The message a student sees for an exception in a tests cell: never the tests' code."""
     if isinstance(exc, remote.StudentError):
-        where = f" (raised in your code: {exc.where})" if exc.where else " (raised in your code)"
+        # ``where`` is the last line of the student's own cells in the traceback; without one,
+        # the exception came from a setup helper run beside the student's code
+        where = f" (raised in your code: {exc.where})" if exc.where else \
+            " (raised while running your code)"
         text = str(exc).strip()
         return (f"{exc.type_name}: {text}" if text else exc.type_name)[:1500] + where
     text = str(exc).strip()
@@ -144,7 +147,9 @@ class Judge:
             if cell.kind != "setup" and not student_code_ran:
                 student_code_ran = True
                 self.emit(event="student_code")
-            filename = f"<cell {cell.grade_id or 'added by student'}>"
+            # student_process.describe reports lines of "<cell ...>" files as the student's
+            filename = (f"<setup {cell.grade_id}>" if cell.kind == "setup"
+                        else f"<cell {cell.grade_id or 'added by student'}>")
             try:
                 session.ensure()
                 session.deadline = time.monotonic() + self.timeout
