@@ -73,6 +73,10 @@ isinstance = lambda *a: True
 builtins.isinstance = lambda *a: True
 np = torch = None
 ''', False),
+    # with files beside the notebook (the fixture writes them): numpy.py, sitecustomize.py,
+    # dltips/checks.py and autograder/remote.py whose import would pass every check, hoping the
+    # judge or the student process imports them from the submission's folder
+    "ships_modules_named_like_the_graders": ("import numpy\n", False),
     "returns_objects_that_equal_anything": ('''
 class Anything(float):
     def __eq__(self, other):
@@ -331,6 +335,14 @@ def hostile_run(tmp_path_factory):
         (folder / f"{A}.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     if sandboxed:
         (subs / "reads_a_symlinked_host_file" / A / "notes.txt").symlink_to(secret)
+    shipped = subs / "ships_modules_named_like_the_graders" / A
+    forge = "passes = lambda *a, **k: None\nassert_true = assert_number_close = passes\n"
+    for name in ("numpy.py", "sitecustomize.py", "usercustomize.py"):
+        (shipped / name).write_text(forge + "allclose = lambda *a, **k: True\n")
+    for package, module in (("dltips", "checks.py"), ("autograder", "remote.py")):
+        (shipped / package).mkdir()
+        (shipped / package / "__init__.py").write_text(forge)
+        (shipped / package / module).write_text(forge)
     # malformed notebooks
     (subs / "deep_json" / A).mkdir(parents=True)
     (subs / "deep_json" / A / f"{A}.ipynb").write_text("[" * 100_000 + "]" * 100_000)
@@ -470,3 +482,13 @@ def test_a_submission_cannot_lie_in_wait_for_the_next_one_in_its_slot(tmp_path):
     with open(tmp_path / "out" / "grades.csv", newline="") as f:
         grades = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
     assert grades["b_honest"] == 7.0 and grades["a_lies_in_wait"] < 7.0, grades
+
+
+def test_modules_shipped_beside_a_notebook_are_never_imported(hostile_run):
+    """Its other cells are the honest ones: they keep their points only if the judge and the
+    student process imported the real numpy, dltips and autograder, not the shipped ones."""
+    cells = hostile_run["cells"]
+    scores = {g: float(r["score"]) for (s, g), r in cells.items()
+              if s == "ships_modules_named_like_the_graders"}
+    assert scores == {"test_accuracy": 0, "test_train_one_epoch": 3, "test_evaluate": 2,
+                      "test_diagnose": 1}, scores
