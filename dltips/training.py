@@ -15,15 +15,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Callable, Hashable
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from .data import Split, loader
-
-Run = TypeVar("Run")
 
 
 @dataclass
@@ -121,7 +119,7 @@ def train_accuracy(model: nn.Module, split: Split) -> float:
         return (model(split.x_train).argmax(dim=1) == split.y_train).float().mean().item()
 
 
-class LongestRuns(Generic[Run]):
+class LongestRuns:
     """Training runs kept for a demo that asks for many settings and many lengths.
 
     ``runs(key, epochs)`` returns ``cut(run, epochs)``: the first ``epochs`` epochs of the
@@ -132,13 +130,13 @@ class LongestRuns(Generic[Run]):
     once). Used by chapters 1 and 4.
     """
 
-    def __init__(self, train: Callable[[Hashable, int], Run], epochs_of: Callable[[Run], int],
-                 cut: Callable[[Run, int], Run], minimum: int, kept: int):
+    def __init__(self, train: Callable, epochs_of: Callable, cut: Callable, minimum: int,
+                 kept: int):
         self.train, self.epochs_of, self.cut = train, epochs_of, cut
         self.minimum, self.kept = minimum, kept
-        self._runs: OrderedDict[Hashable, Run] = OrderedDict()
+        self._runs: OrderedDict = OrderedDict()
 
-    def __call__(self, key: Hashable, epochs: int) -> Run:
+    def __call__(self, key: Hashable, epochs: int):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         run = self._runs.get(key)
