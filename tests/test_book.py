@@ -14,7 +14,11 @@ CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("ch*.md"))
 
 
 def test_book_has_an_entry_page_and_every_chapter(html):
-    assert (html / "index.html").exists()
+    entry = (html / "index.html").read_text(encoding="utf-8")
+    assert 'http-equiv="Refresh" content="0; url=book/intro.html"' in entry, entry
+    # it names the book's icon, or a browser that lingers on it asks for /favicon.ico (a 404)
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', entry)
+    assert icon and (html / icon.group(1)).is_file(), f"index.html names no icon that exists: {entry}"
     for chapter in CHAPTERS:
         assert (html / "book" / f"{chapter}.html").exists(), f"{chapter} missing from the book"
     toc = (ROOT / "_toc.yml").read_text()

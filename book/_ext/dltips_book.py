@@ -8,9 +8,13 @@
 - Pages carry no script they do not use: no widget state (the demos' HTML needs none), and
   none of Thebe's (launching a kernel from the page is off; its configuration script was also
   included twice, a console error on every page).
+- The site's entry page (``index.html``, a redirect to the first chapter page) names the book's
+  icon. sphinx-external-toc's bare redirect names none, so a browser that stays on it a moment
+  (a busy machine) asks for ``/favicon.ico``: a 404 in the reader's console.
 """
 from __future__ import annotations
 
+import html as html_lib
 import os
 from pathlib import Path
 
@@ -61,6 +65,34 @@ def prune_scripts(app, pagename, templatename, context, doctree) -> None:
         context["script_files"] = [s for s in context["script_files"] if not _unused(s)]
 
 
+ENTRY_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<link rel="icon" href="_static/{icon}">
+<meta http-equiv="Refresh" content="0; url={first}">
+</head>
+<body><p><a href="{first}">{title}</a></p></body>
+</html>
+"""
+
+
+def write_entry_page(app, exception) -> None:
+    """``index.html``: a redirect to the root document's page that names the book's icon.
+    Runs before sphinx-external-toc's own (which leaves an existing index.html alone)."""
+    if exception is not None or app.builder.format != "html" or app.config.root_doc == "index":
+        return
+    first = app.builder.get_target_uri(app.config.root_doc)
+    icon = Path(app.config.html_favicon or "").name
+    if not icon:
+        raise ValueError("the book has no favicon (html: favicon: in _config.yml); the entry "
+                         "page names it so that browsers do not ask for /favicon.ico")
+    title = html_lib.escape(app.config.html_title or app.config.project or "")
+    Path(app.outdir, "index.html").write_text(
+        ENTRY_PAGE.format(title=title, icon=icon, first=first), encoding="utf-8")
+
+
 def setup(app):
     os.environ["DLTIPS_STATIC_DEMOS"] = "1"  # inherited by the kernels that execute chapters
     app.connect("builder-inited", _add_static_path)
@@ -68,4 +100,5 @@ def setup(app):
     app.add_css_file("dltips.css")
     app.connect("doctree-resolved", describe_images)
     app.connect("html-page-context", prune_scripts, priority=900)
+    app.connect("build-finished", write_entry_page, priority=400)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
