@@ -47,8 +47,16 @@ class Report:
     starts: list[bool] = field(default_factory=list)  # per student process: forked warm?
 
 
+# control characters other than tab and newline, shown as escapes: a message ends up in an HTML
+# page, a database and, through them, an instructor's terminal, where ESC sequences would act
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f,
+                                        *range(0x80, 0xa0))}
+
+
 def _text(value, limit: int = 2000) -> str:
-    return value[:limit] if type(value) is str else ""
+    """Text the judge sent (it may quote the submission): a string, capped, with control
+    characters escaped; anything else is ""."""
+    return value[:limit].translate(_CONTROLS) if type(value) is str else ""
 
 
 def _judge_env() -> dict:

@@ -281,6 +281,21 @@ def test_judge_tests_see_only_contract_names_and_never_run_student_code(tmp_path
     assert "secret" in verdicts["t2"][1]
 
 
+def test_judge_messages_that_quote_the_submission_keep_no_control_codes(tmp_path):
+    """What the student's code raises reaches the feedback page and the gradebook: an ESC
+    sequence or a carriage return in it is shown as an escape, tabs and newlines stay."""
+    codes = "\\x1b]0;forged\\x07\\x1b[2J\\r\\x00\\x9b"
+    verdicts, report = judge(tmp_path, {"f": "def f():\n    return 1"}, {"t": "f()"},
+                             submitted={"f": f"def f():\n    raise ValueError('a\\tb\\nc{codes}')\n"
+                                             f"raise ValueError('{codes}')"})
+    messages = [verdicts["t"][1]] + [m for _, m in report.cells.values()] + report.notes
+    assert verdicts["t"][0] == "error" and "a\tb\nc\\x1b]0;forged\\x07" in verdicts["t"][1]
+    assert any("\\x1b[2J\\x0d\\x00\\x9b" in m for m in messages[1:]), messages
+    for message in messages:
+        assert not any(ord(ch) < 32 and ch not in "\t\n" or 0x7f <= ord(ch) < 0xa0
+                       for ch in message), repr(message)
+
+
 def test_judge_a_crash_in_a_solution_cell_only_costs_its_own_tests(tmp_path):
     verdicts, report = judge(tmp_path, {"f": "def f():\n    return 1", "g": "def g():\n    return 2"},
                              {"t1": "assert f() == 1", "t2": "assert g() == 2"},
