@@ -33,6 +33,9 @@ HIDDEN_MARKER = "for n, c in [(1, 3), (7, 2), (64, 10), (257, 5)]"  # a line of 
 SECRET = "HOST-SECRET-8f14e45fce"             # in a host file a symlink points at
 SOLUTION_LINE = "return (logits.argmax(dim=1) == labels).float().mean().item()"  # instructor's
 WRONG = "\ndef accuracy(logits, labels):\n    return 0.0\n"
+# markup and terminal control codes a submission puts in the messages its feedback shows
+MARKUP = ('</pre></td></tr></table><script id="INJECTED">document.title = "forged"</script>'
+          '<img src="x" onerror="document.title = \'forged\'">\x1b]0;FORGED-TITLE\x07\x1b[2J')
 
 _spec = importlib.util.spec_from_file_location("make_samples", ROOT / "autograder" / "samples" /
                                                "make_samples.py")
@@ -77,6 +80,14 @@ np = torch = None
     # dltips/checks.py and autograder/remote.py whose import would pass every check, hoping the
     # judge or the student process imports them from the submission's folder
     "ships_modules_named_like_the_graders": ("import numpy\n", False),
+    "injects_markup_into_its_feedback": (f'''
+# the tests cell's verdict and the note on a cell that did not run cleanly both quote these
+# messages: in the feedback page an instructor opens in a browser they must stay text
+def accuracy(logits, labels):
+    raise RuntimeError({MARKUP!r})
+print({MARKUP!r})
+raise ValueError({MARKUP!r})
+''', False),
     "returns_objects_that_equal_anything": ('''
 class Anything(float):
     def __eq__(self, other):
@@ -393,6 +404,35 @@ def test_no_secret_reaches_the_feedback(hostile_run, name):
     page = (hostile_run["out"] / "feedback" / name / f"{A}.html").read_text()
     for secret in (HONEST_MARKER, HIDDEN_MARKER, SECRET, SOLUTION_LINE):
         assert secret not in page, f"{name}'s feedback shows {secret!r}"
+
+
+def test_a_submission_s_markup_stays_text_in_its_feedback(hostile_run):
+    """What the student's code raised is shown (it is what went wrong), as text: no element,
+    attribute or control code of the submission's reaches the page or the grader's log."""
+    from html.parser import HTMLParser
+
+    class Elements(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found, self.text = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.found.append((tag, dict(attrs)))
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    page = (hostile_run["out"] / "feedback" / "injects_markup_into_its_feedback" /
+            f"{A}.html").read_text(encoding="utf-8")
+    elements = Elements()
+    elements.feed(page)
+    assert not [t for t, attrs in elements.found if t in ("script", "img", "iframe")
+                or attrs.get("id") == "INJECTED" or any(k.startswith("on") for k in attrs)], page
+    assert "\x1b" not in page and "\x07" not in page, "control codes reached the feedback page"
+    shown = "".join(elements.text)
+    assert shown.count('<script id="INJECTED">') >= 2, \
+        "the verdict's message and the cell's note should both quote what the code raised"
+    assert "\x1b" not in hostile_run["done"].stdout + hostile_run["done"].stderr
 
 
 def test_nothing_outside_the_sandbox_was_changed(hostile_run):
