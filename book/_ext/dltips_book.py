@@ -83,7 +83,7 @@ def write_entry_page(app, exception) -> None:
     Runs before sphinx-external-toc's own (which leaves an existing index.html alone)."""
     if exception is not None or app.builder.format != "html" or app.config.root_doc == "index":
         return
-    first = app.builder.get_target_uri(app.config.root_doc)
+    first = html_lib.escape(app.builder.get_target_uri(app.config.root_doc))
     icon = Path(app.config.html_favicon or "").name
     if not icon:
         raise ValueError("the book has no favicon (html: favicon: in _config.yml); the entry "
