@@ -206,12 +206,16 @@ def lab(site, tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    runtime = tmp_path_factory.mktemp("jupyter")
+    # its own runtime, settings and workspaces folders: never the user's, whose saved layout
+    # would reopen notebooks (and which this server would overwrite)
+    private = {"JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime")),
+               "JUPYTERLAB_SETTINGS_DIR": str(tmp_path_factory.mktemp("settings")),
+               "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path_factory.mktemp("workspaces"))}
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          "--ServerApp.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
          "--allow-root", f"--ServerApp.root_dir={ROOT}"],
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)},
+        env={**os.environ, **private},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):
@@ -245,7 +249,7 @@ def test_jupyterlab_renders_a_chapter_s_myst_when_opened_as_a_notebook(lab):
       let markdown = 0;
       for (let i = 0; i < notebook.model.cells.length; i++)
         if (notebook.model.cells.get(i).type === "markdown") markdown++;
-      const cells = Array.from(document.querySelectorAll(".jp-MarkdownCell"));
+      const cells = Array.from(notebook.node.querySelectorAll(".jp-MarkdownCell"));
       return cells.length === markdown && cells.every(c => c.querySelector(".myst"));
     }"""
     try:
@@ -254,14 +258,14 @@ def test_jupyterlab_renders_a_chapter_s_myst_when_opened_as_a_notebook(lab):
         pass
     shown = lab.evaluate("""() => {
       const notebook = window.jupyterapp.shell.currentWidget.content;
-      const cells = Array.from(document.querySelectorAll(".jp-MarkdownCell"));
+      const cells = Array.from(notebook.node.querySelectorAll(".jp-MarkdownCell"));
       return {markdown: Array.from({length: notebook.model.cells.length},
                                    (_, i) => notebook.model.cells.get(i).type)
                              .filter(t => t === "markdown").length,
               cells: cells.length,
               myst: cells.filter(c => c.querySelector(".myst")).length,
-              admonitions: document.querySelectorAll(".jp-MarkdownCell [class*=admonition]").length,
-              math: document.querySelectorAll(".jp-MarkdownCell .katex, .jp-MarkdownCell mjx-container").length,
+              admonitions: notebook.node.querySelectorAll(".jp-MarkdownCell [class*=admonition]").length,
+              math: notebook.node.querySelectorAll(".jp-MarkdownCell .katex, .jp-MarkdownCell mjx-container").length,
               raw: cells.map(c => c.innerText).filter(t => /:::\\{|\\(ch\\d\\d-[a-z-]+\\)=|\\{ref\\}`/.test(t))
                         .map(t => t.slice(0, 80))};
     }""")
