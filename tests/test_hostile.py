@@ -88,6 +88,19 @@ def accuracy(logits, labels):
 print({MARKUP!r})
 raise ValueError({MARKUP!r})
 ''', False),
+    "raises_an_exception_that_will_not_be_described": ('''
+# an exception whose str() never returns and whose repr() and class name lie: describing the
+# failure is the grader's work, and it must cost only this cell
+class Passed(Exception):
+    def __str__(self):
+        while True:
+            pass
+    def __repr__(self):
+        raise SystemExit("passed")
+Passed.__name__ = Passed.__qualname__ = "passed"
+def accuracy(logits, labels):
+    raise Passed()
+''', False),
     "returns_objects_that_equal_anything": ('''
 class Anything(float):
     def __eq__(self, other):
@@ -433,6 +446,13 @@ def test_a_submission_s_markup_stays_text_in_its_feedback(hostile_run):
     assert shown.count('<script id="INJECTED">') >= 2, \
         "the verdict's message and the cell's note should both quote what the code raised"
     assert "\x1b" not in hostile_run["done"].stdout + hostile_run["done"].stderr
+
+
+def test_an_exception_that_cannot_be_described_costs_only_its_cell(hostile_run):
+    cells = hostile_run["cells"]
+    name = "raises_an_exception_that_will_not_be_described"
+    assert cells[(name, "test_accuracy")]["status"] == "timeout", cells[(name, "test_accuracy")]
+    assert cells[(name, "test_train_one_epoch")]["status"] == "passed"
 
 
 def test_nothing_outside_the_sandbox_was_changed(hostile_run):
